@@ -1,0 +1,99 @@
+from django.contrib import admin, messages
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.contrib.auth.forms import UserChangeForm, UserCreationForm
+
+from . import services
+from .models import ApiKey, Notification, Profile, User
+
+
+class ProfileInline(admin.StackedInline):
+    model = Profile
+    can_delete = False
+    fk_name = "user"
+    extra = 0
+    fields = [
+        ("full_name", "company", "location"),
+        ("avatar", "avatar_url"),
+        "bio",
+        ("website", "github_username", "twitter_handle"),
+        ("subscription_tier", "subscription_status", "stripe_customer_id"),
+        "metadata",
+    ]
+
+
+class AgentwiseUserCreationForm(UserCreationForm):
+    class Meta:
+        model = User
+        fields = ("email", "username")
+
+
+class AgentwiseUserChangeForm(UserChangeForm):
+    class Meta:
+        model = User
+        fields = "__all__"
+
+
+@admin.register(User)
+class UserAdmin(DjangoUserAdmin):
+    form = AgentwiseUserChangeForm
+    add_form = AgentwiseUserCreationForm
+    inlines = [ProfileInline]
+    list_display = ["email", "username", "full_name", "tier", "is_staff", "is_active", "date_joined", "last_login"]
+    list_filter = ["is_staff", "is_superuser", "is_active", "profile__subscription_tier", "date_joined"]
+    search_fields = ["email", "username", "profile__full_name", "profile__company", "profile__github_username"]
+    ordering = ["-date_joined"]
+    list_select_related = ["profile"]
+    readonly_fields = ["date_joined", "last_login"]
+    fieldsets = (
+        (None, {"fields": ("email", "username", "password")}),
+        ("Permissions", {"fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")}),
+        ("Dates", {"fields": ("last_login", "date_joined")}),
+    )
+    add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "username", "password1", "password2")}),)
+
+    @admin.display(description="Name", ordering="profile__full_name")
+    def full_name(self, obj):
+        return obj.profile.full_name
+
+    @admin.display(description="Plan", ordering="profile__subscription_tier")
+    def tier(self, obj):
+        return obj.profile.get_subscription_tier_display()
+
+
+@admin.register(Profile)
+class ProfileAdmin(admin.ModelAdmin):
+    list_display = ["user", "full_name", "company", "subscription_tier", "subscription_status", "created_at"]
+    list_filter = ["subscription_tier", "subscription_status", "created_at"]
+    search_fields = ["user__username", "user__email", "full_name", "company", "github_username", "stripe_customer_id"]
+    list_select_related = ["user"]
+    raw_id_fields = ["user"]
+    readonly_fields = ["created_at", "updated_at"]
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(admin.ModelAdmin):
+    list_display = ["name", "user", "prefix", "state", "created_at", "last_used_at", "expires_at", "revoked_at"]
+    list_filter = ["created_at", "revoked_at", "expires_at"]
+    search_fields = ["name", "prefix", "user__username", "user__email"]
+    list_select_related = ["user"]
+    readonly_fields = ["user", "name", "prefix", "created_at", "last_used_at", "expires_at", "revoked_at"]
+    exclude = ["key_hash"]
+    actions = ["revoke"]
+
+    def has_add_permission(self, request):
+        return False  # keys are minted by their owner only: the secret must go to them, not to staff
+
+    @admin.action(description="Revoke selected keys")
+    def revoke(self, request, queryset):
+        for api_key in queryset.filter(revoked_at__isnull=True):
+            services.api_key_revoke(actor=request.user, api_key=api_key)
+        self.message_user(request, "Revoked.", messages.SUCCESS)
+
+
+@admin.register(Notification)
+class NotificationAdmin(admin.ModelAdmin):
+    list_display = ["user", "kind", "title", "created_at", "read_at", "emailed_at"]
+    list_filter = ["kind", "created_at"]
+    search_fields = ["user__username", "title"]
+    list_select_related = ["user"]
+    raw_id_fields = ["user"]

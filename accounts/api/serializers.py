@@ -1,0 +1,104 @@
+"""Accounts API shapes. Public output never carries email, Stripe ids or metadata."""
+
+from django.contrib.auth import get_user_model
+from rest_framework import serializers
+
+from agentwise.api.fields import StrictCharField, StrictRegexField, StrictURLField
+
+from ..models import ApiKey, Notification, Profile
+from ..validators import USERNAME_RE, UsernameValidator
+
+User = get_user_model()
+
+
+class PublicProfileSerializer(serializers.ModelSerializer):
+    username = serializers.CharField(source="user.username", read_only=True)
+    avatar = serializers.CharField(source="avatar_src", read_only=True)
+    website = serializers.URLField(read_only=True, allow_blank=True)
+    url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Profile
+        fields = [
+            "username",
+            "full_name",
+            "avatar",
+            "bio",
+            "company",
+            "location",
+            "website",
+            "github_username",
+            "twitter_handle",
+            "url",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+    def get_url(self, profile) -> str:
+        return f"/u/{profile.user.username}/"
+
+
+class MeSerializer(serializers.Serializer):
+    """The signed-in user's own account: public profile plus private fields, handle and profile writable."""
+
+    id = serializers.UUIDField(source="user.id", read_only=True)
+    email = serializers.EmailField(source="user.email", read_only=True, help_text="Change it in the account settings; it is re-confirmed.")
+    username = StrictRegexField(
+        USERNAME_RE.pattern, source="user.username", max_length=50, validators=[UsernameValidator()],
+        error_messages={"invalid": UsernameValidator.message},
+    )
+    full_name = StrictCharField(max_length=255, allow_blank=True, required=False)
+    avatar = serializers.CharField(source="avatar_src", read_only=True)
+    avatar_url = StrictURLField(max_length=500, allow_blank=True, required=False)
+    bio = StrictCharField(max_length=2000, allow_blank=True, required=False)
+    company = StrictCharField(max_length=255, allow_blank=True, required=False)
+    location = StrictCharField(max_length=255, allow_blank=True, required=False)
+    website = StrictURLField(max_length=500, allow_blank=True, required=False)
+    github_username = StrictRegexField(r"^[A-Za-z0-9_-]{1,39}$", allow_blank=True, required=False)
+    twitter_handle = StrictRegexField(r"^[A-Za-z0-9_-]{1,39}$", allow_blank=True, required=False)
+    subscription_tier = serializers.CharField(read_only=True)
+    subscription_status = serializers.CharField(read_only=True)
+    date_joined = serializers.DateTimeField(source="user.date_joined", read_only=True)
+    updated_at = serializers.DateTimeField(read_only=True)
+
+    def validate_username(self, value: str) -> str:
+        profile = self.instance
+        taken = User.objects.filter(username__iexact=value).exclude(pk=profile.user_id).exists()
+        if taken:
+            raise serializers.ValidationError("This username is taken.", code="unique")
+        return value
+
+    def to_internal_value(self, data):
+        values = super().to_internal_value(data)
+        user_values = values.pop("user", {})
+        values.update(user_values)  # flatten {"user": {"username": ...}} for the service
+        return values
+
+
+class ApiKeySerializer(serializers.ModelSerializer):
+    state = serializers.CharField(read_only=True, help_text="active, revoked or expired")
+
+    class Meta:
+        model = ApiKey
+        fields = ["id", "name", "prefix", "state", "created_at", "last_used_at", "expires_at", "revoked_at"]
+        read_only_fields = fields
+
+
+class ApiKeyCreateSerializer(serializers.Serializer):
+    name = StrictCharField(max_length=100)
+    expires_at = serializers.DateTimeField(required=False, allow_null=True)
+
+
+class ApiKeyCreatedSerializer(ApiKeySerializer):
+    key = serializers.CharField(read_only=True, help_text="The secret. Shown only in this response.")
+
+    class Meta(ApiKeySerializer.Meta):
+        fields = [*ApiKeySerializer.Meta.fields, "key"]
+        read_only_fields = fields
+
+
+class NotificationSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Notification
+        fields = ["id", "kind", "title", "body", "url", "data", "created_at", "read_at"]
+        read_only_fields = fields

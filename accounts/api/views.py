@@ -1,0 +1,114 @@
+"""Accounts API: your own account, public profiles, personal API keys."""
+
+from django.http import Http404
+from drf_spectacular.utils import extend_schema, extend_schema_view
+from rest_framework import generics, mixins, permissions, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import PermissionDenied
+from rest_framework.response import Response
+
+from .. import selectors, services
+from ..authentication import ApiKeyAuthentication
+from ..models import ApiKey, Notification, Profile
+from .filters import ApiKeyFilter
+from .serializers import (
+    NotificationSerializer,
+    ApiKeyCreatedSerializer,
+    ApiKeyCreateSerializer,
+    ApiKeySerializer,
+    MeSerializer,
+    PublicProfileSerializer,
+)
+
+
+class MeView(generics.GenericAPIView):
+    """Your account: the public profile plus private fields (email, plan)."""
+
+    serializer_class = MeSerializer
+    http_method_names = ["get", "patch", "head", "options"]
+
+    def get_object(self) -> Profile:
+        return Profile.objects.select_related("user").get(user=self.request.user)
+
+    def get(self, request):
+        return Response(self.get_serializer(self.get_object()).data)
+
+    def patch(self, request):
+        profile = self.get_object()
+        serializer = self.get_serializer(profile, data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        profile = services.profile_update(actor=request.user, profile=profile, data=serializer.validated_data)
+        return Response(self.get_serializer(profile).data)
+
+
+class PublicProfileView(generics.RetrieveAPIView):
+    """A public profile by handle (case-insensitive). Anyone may read it."""
+
+    serializer_class = PublicProfileSerializer
+    permission_classes = [permissions.AllowAny]
+
+    def get_object(self) -> Profile:
+        try:
+            return selectors.profile_get_public(username=self.kwargs["username"])
+        except Profile.DoesNotExist:
+            raise Http404 from None
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List your API keys"),
+    create=extend_schema(
+        summary="Create an API key",
+        description="Needs a signed-in browser session: an API key cannot mint more keys. "
+        "The response carries the secret `key` once; store it now.",
+        request=ApiKeyCreateSerializer,
+        responses={201: ApiKeyCreatedSerializer},
+    ),
+    retrieve=extend_schema(summary="One of your API keys"),
+    destroy=extend_schema(summary="Revoke an API key", description="Revokes at once; the key then gets 401."),
+)
+class ApiKeyViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin, viewsets.GenericViewSet
+):
+    serializer_class = ApiKeySerializer
+    queryset = ApiKey.objects.none()  # for the schema; get_queryset() scopes to the user
+    filterset_class = ApiKeyFilter
+
+    def get_queryset(self):
+        return selectors.api_key_list_for(user=self.request.user)
+
+    def create(self, request):
+        if isinstance(request.successful_authenticator, ApiKeyAuthentication):
+            raise PermissionDenied("API keys can only be created from a signed-in session, not with another key.")
+        serializer = ApiKeyCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        api_key, raw_key = services.api_key_create(user=request.user, **serializer.validated_data)
+        api_key.key = raw_key
+        return Response(ApiKeyCreatedSerializer(api_key).data, status=status.HTTP_201_CREATED)
+
+    def destroy(self, request, pk=None):
+        api_key: ApiKey = self.get_object()
+        services.api_key_revoke(actor=request.user, api_key=api_key)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Your notifications, newest first", description="`?unread=true` for unread only."),
+)
+class NotificationViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+    serializer_class = NotificationSerializer
+    queryset = Notification.objects.none()
+
+    def get_queryset(self):
+        queryset = selectors.notification_list_for(user=self.request.user)
+        unread = self.request.query_params.get("unread")
+        if unread not in (None, "true", "false"):
+            raise ValidationError({"unread": ["Use true or false."]})
+        if unread == "true":
+            queryset = queryset.filter(read_at__isnull=True)
+        return queryset
+
+    @extend_schema(summary="Mark all your notifications read", request=None, responses={200: None})
+    @action(detail=False, methods=["post"], url_path="read")
+    def mark_read(self, request):
+        return Response({"marked": services.notifications_mark_read(user=request.user)})

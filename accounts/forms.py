@@ -1,0 +1,58 @@
+"""Forms for the account settings pages."""
+
+from django import forms
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+
+from .models import Profile
+from .validators import UsernameValidator
+
+User = get_user_model()
+
+
+class ProfileForm(forms.ModelForm):
+    username = forms.CharField(max_length=50, validators=[UsernameValidator()], help_text=UsernameValidator.message)
+
+    class Meta:
+        model = Profile
+        fields = [
+            "full_name",
+            "avatar",
+            "avatar_url",
+            "bio",
+            "company",
+            "location",
+            "website",
+            "github_username",
+            "twitter_handle",
+        ]
+        widgets = {"bio": forms.Textarea(attrs={"rows": 4}), "avatar": forms.ClearableFileInput}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["username"].initial = self.instance.user.username
+        self.order_fields(["username", *self.Meta.fields])
+
+    def clean_username(self):
+        value = self.cleaned_data["username"]
+        if User.objects.filter(username__iexact=value).exclude(pk=self.instance.user_id).exists():
+            raise ValidationError("This username is taken.")
+        return value
+
+    def clean_avatar(self):
+        avatar = self.cleaned_data.get("avatar")
+        if avatar and getattr(avatar, "size", 0) > settings.AVATAR_MAX_BYTES:
+            raise ValidationError(f"Images must be at most {settings.AVATAR_MAX_BYTES // (1024 * 1024)} MB.")
+        return avatar
+
+
+class ApiKeyForm(forms.Form):
+    name = forms.CharField(max_length=100, help_text="What uses it, e.g. “laptop CLI”.")
+    expires_in_days = forms.TypedChoiceField(
+        choices=[("", "Never"), ("7", "7 days"), ("30", "30 days"), ("90", "90 days"), ("365", "1 year")],
+        coerce=int,
+        empty_value=None,
+        required=False,
+        label="Expires",
+    )

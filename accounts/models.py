@@ -1,0 +1,227 @@
+"""Users (email login, public handle), their public profiles and personal API keys."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
+from django.core.validators import FileExtensionValidator, RegexValidator
+from django.db import models, transaction
+from django.db.models.functions import Lower
+from django.utils import timezone
+
+from .validators import UsernameValidator
+
+
+class UserManager(BaseUserManager):
+    use_in_migrations = True
+
+    def normalize_email(self, email):
+        return (email or "").strip().lower()
+
+    def get_by_natural_key(self, email):
+        # Email is the login and is unique regardless of case.
+        return self.get(email__iexact=email)
+
+    @transaction.atomic
+    def _create_user(self, email, username, password, **extra):
+        if not email:
+            raise ValueError("An email address is required.")
+        if not username:
+            raise ValueError("A username is required.")
+        user = self.model(email=self.normalize_email(email), username=username, **extra)
+        user.set_password(password)
+        user.save(using=self._db)
+        return user
+
+    def create_user(self, email, username, password=None, **extra):
+        extra.setdefault("is_staff", False)
+        extra.setdefault("is_superuser", False)
+        return self._create_user(email, username, password, **extra)
+
+    def create_superuser(self, email, username, password=None, **extra):
+        extra["is_staff"] = True
+        extra["is_superuser"] = True
+        return self._create_user(email, username, password, **extra)
+
+
+class User(AbstractBaseUser, PermissionsMixin):
+    """Signs in with ``email``; ``username`` is the public handle (both unique, case-insensitively)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    email = models.EmailField("email address", max_length=254, unique=True)  # stored lower-cased
+    username = models.CharField(
+        max_length=50,
+        validators=[UsernameValidator()],
+        help_text="Public handle: 3–50 letters, digits, '-' or '_'.",
+    )
+    is_active = models.BooleanField(default=True)
+    is_staff = models.BooleanField(default=False, help_text="Can sign in to the admin and moderate.")
+    date_joined = models.DateTimeField(default=timezone.now)
+
+    objects = UserManager()
+
+    USERNAME_FIELD = "email"
+    EMAIL_FIELD = "email"
+    REQUIRED_FIELDS = ["username"]
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(Lower("email"), name="accounts_user_email_ci_unique"),
+            models.UniqueConstraint(Lower("username"), name="accounts_user_username_ci_unique"),
+        ]
+        ordering = ["username"]
+
+    def __str__(self) -> str:
+        return self.username
+
+    def clean(self):
+        super().clean()
+        self.email = type(self).objects.normalize_email(self.email)
+
+    def save(self, *args, **kwargs):
+        adding = self._state.adding
+        self.email = type(self).objects.normalize_email(self.email)
+        with transaction.atomic(using=kwargs.get("using")):
+            super().save(*args, **kwargs)
+            if adding:
+                # Every user has a profile, whichever door created them (sign-up, OAuth, admin, shell).
+                Profile.objects.get_or_create(user=self)
+
+
+class SubscriptionTier(models.TextChoices):
+    FREE = "free", "Free"
+    PRO = "pro", "Pro"
+    ENTERPRISE = "enterprise", "Enterprise"
+
+
+class SubscriptionStatus(models.TextChoices):
+    ACTIVE = "active", "Active"
+    TRIALING = "trialing", "Trialing"
+    PAST_DUE = "past_due", "Past due"
+    CANCELED = "canceled", "Canceled"
+    INCOMPLETE = "incomplete", "Incomplete"
+    UNPAID = "unpaid", "Unpaid"
+
+
+def avatar_upload_to(profile: Profile, filename: str) -> str:
+    ext = filename.rsplit(".", 1)[-1].lower() if "." in filename else "png"
+    return f"avatars/{profile.user_id}/{uuid.uuid4().hex[:12]}.{ext}"
+
+
+handle_validator = RegexValidator(r"^[A-Za-z0-9_-]{1,39}$", "Letters, digits, '-' or '_' only, no '@'.")
+
+
+class Profile(models.Model):
+    """The seed's ``profiles`` row: public identity plus private billing/metadata fields."""
+
+    user = models.OneToOneField(User, primary_key=True, on_delete=models.CASCADE, related_name="profile")
+    full_name = models.CharField(max_length=255, blank=True)
+    avatar = models.ImageField(
+        upload_to=avatar_upload_to,
+        blank=True,
+        validators=[FileExtensionValidator(["png", "jpg", "jpeg", "gif", "webp"])],
+    )
+    avatar_url = models.URLField(max_length=500, blank=True, help_text="Used when no image is uploaded.")
+    bio = models.TextField(max_length=2000, blank=True)
+    company = models.CharField(max_length=255, blank=True)
+    location = models.CharField(max_length=255, blank=True)
+    website = models.URLField(max_length=500, blank=True)
+    github_username = models.CharField(max_length=100, blank=True, validators=[handle_validator])
+    twitter_handle = models.CharField(max_length=100, blank=True, validators=[handle_validator])
+    subscription_tier = models.CharField(
+        max_length=50, choices=SubscriptionTier.choices, default=SubscriptionTier.FREE, db_index=True
+    )
+    subscription_status = models.CharField(
+        max_length=50, choices=SubscriptionStatus.choices, default=SubscriptionStatus.ACTIVE, db_index=True
+    )
+    stripe_customer_id = models.CharField(max_length=255, blank=True, db_index=True)
+    metadata = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["user__username"]
+
+    def __str__(self) -> str:
+        return f"Profile of {self.user.username}"
+
+    @property
+    def avatar_src(self) -> str:
+        """The image to show: the uploaded one first, then the external URL."""
+        if self.avatar:
+            return self.avatar.url
+        return self.avatar_url
+
+    @property
+    def display_name(self) -> str:
+        return self.full_name or self.user.username
+
+
+class ApiKey(models.Model):
+    """A personal API key. Only its SHA-256 is stored; the secret is shown once at creation."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_keys")
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=16, help_text="The key's first characters, shown to tell keys apart.")
+    key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["user", "-created_at"], name="accounts_apikey_user_created")]
+        verbose_name = "API key"
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def is_expired(self) -> bool:
+        return self.expires_at is not None and self.expires_at <= timezone.now()
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None and not self.is_expired
+
+    @property
+    def state(self) -> str:
+        if self.revoked_at is not None:
+            return "revoked"
+        return "expired" if self.is_expired else "active"
+
+
+class Notification(models.Model):
+    """An in-app notification; pushed live to the user's websocket group and optionally emailed."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="notifications")
+    kind = models.CharField(max_length=50, help_text="e.g. budget_warning, project_invitation")
+    title = models.CharField(max_length=200)
+    body = models.TextField(blank=True, max_length=5000)
+    url = models.CharField(max_length=500, blank=True)
+    data = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    read_at = models.DateTimeField(null=True, blank=True)
+    emailed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["user", "-created_at"], name="accounts_notif_user_created")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} for {self.user_id}: {self.title}"
+
+    def as_event(self) -> dict:
+        return {
+            "id": str(self.id),
+            "kind": self.kind,
+            "title": self.title,
+            "body": self.body,
+            "url": self.url,
+            "data": self.data,
+            "created_at": self.created_at.isoformat(),
+        }

@@ -1,0 +1,18 @@
+"""Reads for accounts."""
+
+from django.db.models import QuerySet
+
+from .models import ApiKey, Notification, Profile, User
+
+
+def profile_get_public(*, username: str) -> Profile:
+    """The active user's profile for a handle, matched case-insensitively. Raises Profile.DoesNotExist."""
+    return Profile.objects.select_related("user").get(user__username__iexact=username, user__is_active=True)
+
+
+def api_key_list_for(*, user: User) -> QuerySet[ApiKey]:
+    return ApiKey.objects.filter(user=user).order_by("-created_at")
+
+
+def notification_list_for(*, user: User) -> QuerySet[Notification]:
+    return Notification.objects.filter(user=user).order_by("-created_at")

@@ -1,0 +1,31 @@
+"""Celery tasks for accounts."""
+
+from celery import shared_task
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
+from django.template.loader import render_to_string
+from django.utils import timezone
+
+from .models import Notification
+
+
+@shared_task(bind=True, max_retries=5)
+def send_notification_email_task(self, notification_id: str) -> bool:
+    """Emails a notification once; safe to run twice (``emailed_at`` is claimed atomically)."""
+    claimed = Notification.objects.filter(pk=notification_id, emailed_at__isnull=True).update(emailed_at=timezone.now())
+    if not claimed:
+        return False
+    notification = Notification.objects.select_related("user").get(pk=notification_id)
+    context = {"notification": notification, "user": notification.user, "site_url": settings.SITE_URL}
+    message = EmailMultiAlternatives(
+        subject=notification.title,
+        body=render_to_string("accounts/email/notification.txt", context),
+        to=[notification.user.email],
+    )
+    message.attach_alternative(render_to_string("accounts/email/notification.html", context), "text/html")
+    try:
+        message.send()
+    except Exception as error:
+        Notification.objects.filter(pk=notification_id).update(emailed_at=None)  # let the retry claim it again
+        raise self.retry(exc=error, countdown=settings.EMAIL_RETRY_SECONDS) from error
+    return True

@@ -1,0 +1,15 @@
+from django.urls import path, re_path
+
+from . import views
+
+urlpatterns = [
+    path("", views.settings_profile, name="account_settings"),
+    path("api-keys/", views.api_keys, name="account_api_keys"),
+    path("api-keys/<uuid:key_id>/revoke/", views.api_key_revoke, name="account_api_key_revoke"),
+    path("security/", views.security, name="account_security"),
+    path("notifications/", views.notifications, name="account_notifications"),
+]
+
+public_urlpatterns = [
+    re_path(r"^u/(?P<username>[A-Za-z0-9_-]{1,50})/$", views.profile_detail, name="profile_detail"),
+]

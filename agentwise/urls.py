@@ -1,0 +1,67 @@
+from allauth.account.decorators import secure_admin_login
+from django.conf import settings
+from django.contrib import admin
+from django.urls import include, path, re_path
+from django.views.static import serve as serve_media
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+
+from accounts.urls import public_urlpatterns as account_public_urls
+from projects import views as project_views
+
+from . import health, views
+
+# Staff sign in to the admin through allauth, so email confirmation and 2FA apply there too.
+admin.site.login = secure_admin_login(admin.site.login)
+admin.site.site_header = "Agentwise moderation"
+admin.site.site_title = "Agentwise admin"
+admin.site.index_title = "Moderation dashboard"
+
+api_urlpatterns = [
+    path("", include("accounts.api.urls")),
+    path("", include("projects.api.urls")),
+    path("", include("community.api.urls")),
+    path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
+    # Unknown API paths answer in the API's JSON error shape, with DEBUG on or off.
+    re_path(r"^[\s\S]*$", views.api_not_found),
+]
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("healthz/", health.healthz, name="healthz"),
+    path("readyz/", health.readyz, name="readyz"),
+    path("admin/", admin.site.urls),
+    path("api/", include(api_urlpatterns)),
+    path("account/usage/", project_views.usage_page, name="account_usage"),
+    path("account/", include("accounts.urls")),
+    path("account/", include("allauth.urls")),
+    *account_public_urls,
+    path("projects/", include("projects.urls")),
+    path("community/", include("community.urls")),
+    path(
+        "blog/",
+        views.section_placeholder,
+        {"section": "Blog", "blurb": "Field notes on running AI coding agents well."},
+        name="blog_home",
+    ),
+    path(
+        "docs/",
+        views.section_placeholder,
+        {"section": "Docs", "blurb": "Guides for the Agentwise CLI and API. The API reference is live now."},
+        name="docs_home",
+    ),
+    path(
+        "pricing/",
+        views.section_placeholder,
+        {"section": "Pricing", "blurb": "Free, Pro and Enterprise plans."},
+        name="pricing",
+    ),
+    # Uploaded avatars. Fine at this scale; put object storage or a CDN in front when it grows.
+    re_path(r"^media/(?P<path>.*)$", serve_media, {"document_root": settings.MEDIA_ROOT}),
+]
+
+handler400 = "agentwise.views.handler400"
+handler403 = "agentwise.views.handler403"
+handler404 = "agentwise.views.handler404"
+handler500 = "agentwise.views.handler500"

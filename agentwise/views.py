@@ -1,0 +1,52 @@
+"""Site-wide pages and error handlers."""
+
+from django.shortcuts import render
+
+from agentwise.api.errors import error_response
+
+
+def home(request):
+    return render(request, "home.html")
+
+
+def section_placeholder(request, section: str, blurb: str):
+    """A section whose full pages land with a later part of the platform; says so plainly."""
+    return render(request, "section_placeholder.html", {"section": section, "blurb": blurb})
+
+
+def _wants_json(request) -> bool:
+    return request.path.startswith("/api/") or "application/json" in request.headers.get("Accept", "")
+
+
+def api_not_found(request, *args, **kwargs):
+    return error_response(404, "No such API endpoint.")
+
+
+def handler404(request, exception=None):
+    if _wants_json(request):
+        return error_response(404, "Not found.")
+    return render(request, "errors/404.html", status=404)
+
+
+def handler500(request):
+    if _wants_json(request):
+        return error_response(500, "Something went wrong on our side; it has been logged.")
+    return render(request, "errors/500.html", status=500)
+
+
+def handler403(request, exception=None):
+    if _wants_json(request):
+        return error_response(403, "You do not have permission to do this.")
+    return render(request, "errors/403.html", status=403)
+
+
+def handler400(request, exception=None):
+    if _wants_json(request):
+        return error_response(400, "Bad request.")
+    return render(request, "errors/400.html", status=400)
+
+
+def csrf_failure(request, reason=""):
+    if _wants_json(request):
+        return error_response(403, f"CSRF check failed: {reason}", code="csrf_failed")
+    return render(request, "errors/403.html", {"reason": reason}, status=403)

@@ -1,0 +1,1 @@
+"""Plans and Stripe subscriptions (dj-stripe)."""

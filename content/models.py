@@ -1,0 +1,1 @@
+"""Blog, documentation and the newsletter."""

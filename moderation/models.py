@@ -1,0 +1,1 @@
+"""Moderation queue, audit log, bot detection and profanity rules."""

@@ -1,0 +1,113 @@
+"""Settings come from the environment; production settings pass `check --deploy`; the schema validates."""
+
+import json
+import os
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _run(code_or_args, env_overrides, *, manage=False):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_URL", "REDIS_URL", "EMAIL_URL"))}
+    env.update(env_overrides)
+    args = [sys.executable, "manage.py", *code_or_args] if manage else [sys.executable, "-c", code_or_args]
+    return subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+
+
+PRODUCTION = {
+    "DJANGO_DEBUG": "0",
+    "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
+    "DJANGO_ALLOWED_HOSTS": "agentwise.example",
+}
+
+DUMP = (
+    "import json, django; from django.conf import settings as s; django.setup(); print(json.dumps({"
+    "'db': s.DATABASES['default']['ENGINE'], 'cache': s.CACHES['default']['BACKEND'],"
+    "'layer': s.CHANNEL_LAYERS['default']['BACKEND'], 'broker': s.CELERY_BROKER_URL,"
+    "'eager': s.CELERY_TASK_ALWAYS_EAGER, 'email': s.EMAIL_BACKEND, 'debug': s.DEBUG,"
+    "'providers': sorted(k for k, v in s.SOCIALACCOUNT_PROVIDERS.items() if v.get('APPS'))}))"
+)
+
+
+def _settings(env):
+    result = _run(DUMP, {"DJANGO_SETTINGS_MODULE": "agentwise.settings", **env})
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_embedded_defaults_need_no_services():
+    values = _settings({})
+    assert values["db"] == "django.db.backends.sqlite3"
+    assert values["cache"].endswith("LocMemCache")
+    assert values["layer"] == "channels.layers.InMemoryChannelLayer"
+    assert values["eager"] is True
+    assert values["email"] == "django.core.mail.backends.console.EmailBackend"
+    assert values["providers"] == []
+
+
+def test_environment_switches_to_postgres_redis_smtp_and_oauth():
+    values = _settings(
+        {
+            "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/agentwise",
+            "REDIS_URL": "redis://127.0.0.1:6379/3",
+            "EMAIL_URL": "smtp://127.0.0.1:2525",
+            "GITHUB_CLIENT_ID": "id",
+            "GITHUB_CLIENT_SECRET": "secret",
+        }
+    )
+    assert values["db"] == "django.db.backends.postgresql"
+    assert values["cache"] == "django_redis.cache.RedisCache"
+    assert values["layer"] == "channels_redis.core.RedisChannelLayer"
+    assert values["broker"] == "redis://127.0.0.1:6379/3"
+    assert values["eager"] is False
+    assert values["email"] == "django.core.mail.backends.smtp.EmailBackend"
+    assert values["providers"] == ["github"]
+
+
+def test_an_anymail_key_selects_that_provider():
+    assert _settings({"POSTMARK_SERVER_TOKEN": "pm-token"})["email"] == "anymail.backends.postmark.EmailBackend"
+
+
+def test_production_without_secret_key_refuses_to_start():
+    result = _run(["check"], {"DJANGO_DEBUG": "0"}, manage=True)
+    assert result.returncode != 0
+    assert "DJANGO_SECRET_KEY is not set" in result.stderr
+
+
+def test_check_deploy_is_clean_with_production_settings():
+    result = _run(["check", "--deploy", "--fail-level", "WARNING"], PRODUCTION, manage=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+@pytest.mark.django_db
+def test_openapi_schema_validates_and_documents_auth_errors_pagination(tmp_path):
+    import yaml
+
+    out = tmp_path / "schema.yml"
+    call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(out))
+    schema = yaml.safe_load(out.read_text())
+    assert schema["openapi"].startswith("3.")
+    assert schema["components"]["securitySchemes"]["apiKey"] == {
+        "type": "http",
+        "scheme": "bearer",
+        "bearerFormat": "aw_<key>",
+        "description": "A personal API key: `Authorization: Bearer aw_...`.",
+    }
+    me = schema["paths"]["/api/me/"]["get"]
+    assert me["responses"]["401"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Error"}
+    keys = schema["paths"]["/api/keys/"]["get"]
+    assert {"page", "page_size"} <= {p["name"] for p in keys["parameters"]}
+    assert "count" in schema["components"]["schemas"]["PaginatedApiKeyList"]["properties"]
+
+
+def test_schema_ui_is_served_without_a_cdn(client):
+    html = client.get("/api/docs/").content.decode()
+    assert "swagger-ui" in html
+    assert "cdn." not in html and "unpkg" not in html and "jsdelivr" not in html

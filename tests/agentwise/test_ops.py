@@ -1,0 +1,78 @@
+"""Ops: the demo seed, the Celery app wiring and the site's pages."""
+
+from io import StringIO
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.test import Client
+
+from accounts.demo import DEMO_PASSWORD
+from accounts.models import User
+from agentwise.celery import app as celery_app
+
+pytestmark = pytest.mark.django_db
+
+
+def test_seed_demo_is_idempotent_and_prints_how_to_sign_in(settings):
+    settings.DEBUG = True
+    out = StringIO()
+    call_command("seed_demo", stdout=out)
+    call_command("seed_demo", stdout=StringIO())
+    assert User.objects.filter(email__endswith="@agentwise.test").count() == 5
+    assert User.objects.filter(is_staff=True).count() == 1
+    assert "staff@agentwise.test" in out.getvalue() and DEMO_PASSWORD in out.getvalue()
+    from community.models import Channel, Message
+    from projects.models import AgentExecution, Project
+
+    assert Project.objects.count() == 5 and AgentExecution.objects.count() >= 300
+    assert Channel.objects.count() == 5 and Message.objects.count() >= 8
+
+    client = Client()
+    client.post("/account/login/", {"login": "ada@agentwise.test", "password": DEMO_PASSWORD})
+    assert client.get("/api/me/").json()["username"] == "ada"
+
+
+def test_seed_demo_refuses_production_by_default(settings):
+    settings.DEBUG = False
+    with pytest.raises(CommandError, match="DEBUG off"):
+        call_command("seed_demo", stdout=StringIO())
+
+
+def test_celery_reads_django_settings():
+    assert celery_app.main == "agentwise"
+    assert celery_app.conf.task_default_queue == "agentwise"
+
+
+@pytest.mark.parametrize("path", ["/", "/blog/", "/docs/", "/pricing/", "/account/login/", "/account/signup/"])
+def test_public_pages_render_with_navigation(client, path):
+    response = client.get(path)
+    assert response.status_code == 200
+    html = response.content.decode()
+    for label in ["Projects", "Community", "Blog", "Docs", "Pricing"]:
+        assert f">{label}</a>" in html
+    assert "Sign in" in html
+    assert "cdn" not in html.lower()
+
+
+@pytest.mark.parametrize("path", ["/projects/", "/community/", "/account/usage/"])
+def test_member_pages_send_anonymous_visitors_to_sign_in(client, path):
+    response = client.get(path)
+    assert response.status_code == 302
+    assert response["Location"] == f"/account/login/?next={path}"
+
+
+@pytest.mark.parametrize("path", ["/projects/", "/community/", "/account/usage/"])
+def test_member_pages_render_with_navigation_when_signed_in(client, user, path):
+    client.force_login(user)
+    response = client.get(path)
+    assert response.status_code == 200
+    html = response.content.decode()
+    for label in ["Projects", "Community", "Blog", "Docs", "Pricing"]:
+        assert f">{label}</a>" in html
+    assert "Sign out" in html and "cdn" not in html.lower()
+
+
+def test_navigation_shows_sign_in_state(client, user):
+    client.force_login(user)
+    html = client.get("/").content.decode()
+    assert f"@{user.username}" in html and "Sign out" in html and "Account" in html

@@ -1,0 +1,118 @@
+"""Fixtures shared by the whole suite."""
+
+import pytest
+from django.core.cache import cache
+from rest_framework.test import APIClient
+
+from accounts.services import api_key_create
+from agentwise.celery import app as celery_app
+from projects.reference import ensure_reference_data
+from tests.factories import StaffFactory, UserFactory
+
+
+@pytest.fixture(autouse=True)
+def _isolated(settings, tmp_path):
+    """Each test gets fresh uploads and cache (rate-limit counters), and static files without a manifest."""
+    settings.MEDIA_ROOT = tmp_path / "media"
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # speed only
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+    _clear_cache()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_channel_layer():
+    """channels-redis keeps locks bound to the event loop that first used it; each async test has its own loop."""
+    from channels.layers import channel_layers
+
+    channel_layers.backends.clear()
+    yield
+    channel_layers.backends.clear()
+
+
+def _clear_cache():
+    # django-redis's clear() is FLUSHDB, which would also wipe the channel layer and broker sharing
+    # that Redis; deleting our own key prefix is enough.
+    if hasattr(cache, "delete_pattern"):
+        cache.delete_pattern("*")
+    else:
+        cache.clear()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _celery_eager():
+    """Tasks run in-process in tests, even with REDIS_URL set; test_celery_worker.py uses a real worker."""
+    celery_app.conf.task_always_eager = True
+    celery_app.conf.task_eager_propagates = True
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """Reference rows from data migrations, again: a reused test database may have been flushed."""
+    with django_db_blocker.unblock():
+        ensure_reference_data()
+    yield
+    # Async tests leave connections open in asgiref's worker threads (and subprocesses may linger);
+    # close them so the test database can be dropped.
+    with django_db_blocker.unblock():
+        from django.db import connection
+
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+
+
+@pytest.fixture
+def reference_data(transactional_db):
+    """For transactional tests, whose flush removes the rows the migrations seeded."""
+    ensure_reference_data()
+
+
+@pytest.fixture
+def user(db):
+    return UserFactory()
+
+
+@pytest.fixture
+def other_user(db):
+    return UserFactory()
+
+
+@pytest.fixture
+def staff_user(db):
+    return StaffFactory()
+
+
+@pytest.fixture
+def api_client():
+    return APIClient()
+
+
+@pytest.fixture
+def user_client(user):
+    client = APIClient()
+    client.force_authenticate(user)
+    return client
+
+
+@pytest.fixture
+def api_key_for():
+    """Returns a function making a raw API key for a user."""
+
+    def make(user, **kwargs):
+        return api_key_create(user=user, name=kwargs.pop("name", "test key"), **kwargs)[1]
+
+    return make
+
+
+@pytest.fixture
+def key_client(user, api_key_for):
+    """An API client authenticated as ``user`` by a real API key."""
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {api_key_for(user)}")
+    return client
