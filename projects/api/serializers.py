@@ -1,0 +1,230 @@
+"""Projects API shapes."""
+
+from decimal import Decimal
+
+from django.contrib.auth import get_user_model
+from rest_framework import serializers
+
+from agentwise.api.fields import StrictBooleanField, StrictCharField, StrictIntegerField, StrictURLField
+
+from ..models import (
+    TECH_MAX_ITEMS,
+    TECH_MAX_LENGTH,
+    AgentExecution,
+    Budget,
+    BudgetMetric,
+    ExecutionStatus,
+    Project,
+    ProjectCollaborator,
+    UsageMetric,
+)
+from ..pricing import micros_to_usd
+from ..selectors import budget_statuses
+
+User = get_user_model()
+INVITABLE_ROLES = [("editor", "Editor"), ("viewer", "Viewer")]
+MAX_TOKENS = 2_000_000_000
+
+
+class UserSummarySerializer(serializers.Serializer):
+    id = serializers.UUIDField(read_only=True)
+    username = serializers.CharField(read_only=True)
+
+
+class ProjectSerializer(serializers.ModelSerializer):
+    owner = UserSummarySerializer(source="user", read_only=True)
+    role = serializers.SerializerMethodField(help_text="Your role: owner, editor or viewer.")
+
+    class Meta:
+        model = Project
+        fields = [
+            "id",
+            "name",
+            "description",
+            "type",
+            "status",
+            "tech_stack",
+            "github_repo",
+            "thumbnail_url",
+            "settings",
+            "stats",
+            "owner",
+            "role",
+            "created_at",
+            "updated_at",
+            "last_accessed_at",
+            "deleted_at",
+        ]
+        read_only_fields = fields
+
+    def get_role(self, project) -> str | None:
+        return getattr(project, "viewer_role", None)
+
+
+class ProjectWriteSerializer(serializers.Serializer):
+    name = StrictCharField(max_length=255)
+    description = StrictCharField(max_length=10_000, allow_blank=True, required=False)
+    type = StrictCharField(max_length=100, allow_blank=True, required=False)
+    tech_stack = serializers.ListField(
+        child=StrictCharField(max_length=TECH_MAX_LENGTH), max_length=TECH_MAX_ITEMS, required=False
+    )
+    github_repo = StrictURLField(max_length=500, allow_blank=True, required=False)
+    thumbnail_url = StrictURLField(max_length=500, allow_blank=True, required=False)
+    settings = serializers.DictField(required=False)
+    stats = serializers.DictField(required=False)
+    status = serializers.ChoiceField(
+        choices=[("active", "active"), ("archived", "archived")],
+        required=False,
+        help_text="Only on update: archive or re-activate. Use DELETE to delete.",
+    )
+
+
+class CollaboratorSerializer(serializers.ModelSerializer):
+    user = UserSummarySerializer(read_only=True)
+    invited_by = UserSummarySerializer(read_only=True)
+    state = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ProjectCollaborator
+        fields = ["id", "user", "role", "state", "invited_by", "invited_at", "accepted_at"]
+        read_only_fields = fields
+
+    def get_state(self, collaborator) -> str:
+        return "pending" if collaborator.accepted_at is None else "accepted"
+
+
+class CollaboratorInviteSerializer(serializers.Serializer):
+    username = StrictCharField(max_length=50, required=False, help_text="Invite by handle…")
+    email = serializers.EmailField(required=False, help_text="…or by the email of an existing account.")
+    role = serializers.ChoiceField(choices=INVITABLE_ROLES, default="viewer")
+
+    def validate(self, attrs):
+        if bool(attrs.get("username")) == bool(attrs.get("email")):
+            raise serializers.ValidationError({"username": "Give either username or email."})
+        if attrs.get("username"):
+            invitee = User.objects.filter(username__iexact=attrs["username"], is_active=True).first()
+            if invitee is None:
+                raise serializers.ValidationError({"username": "No Agentwise user has this username."})
+        else:
+            invitee = User.objects.filter(email__iexact=attrs["email"], is_active=True).first()
+            if invitee is None:
+                raise serializers.ValidationError({"email": "No Agentwise account uses this email."})
+        attrs["invitee"] = invitee
+        return attrs
+
+
+class CollaboratorRoleSerializer(serializers.Serializer):
+    role = serializers.ChoiceField(choices=INVITABLE_ROLES)
+
+
+class TransferSerializer(serializers.Serializer):
+    username = StrictCharField(max_length=50, help_text="An accepted collaborator who becomes the owner.")
+
+    def validate_username(self, value):
+        user = User.objects.filter(username__iexact=value, is_active=True).first()
+        if user is None:
+            raise serializers.ValidationError("No Agentwise user has this username.")
+        return user
+
+
+class ExecutionSerializer(serializers.ModelSerializer):
+    tokens_used = serializers.IntegerField(read_only=True)
+    cost = serializers.SerializerMethodField(help_text="USD, from the model price table.")
+    user = UserSummarySerializer(read_only=True)
+
+    class Meta:
+        model = AgentExecution
+        fields = [
+            "id",
+            "project",
+            "user",
+            "agent_type",
+            "command",
+            "model",
+            "status",
+            "input_tokens",
+            "output_tokens",
+            "cached_input_tokens",
+            "tokens_saved",
+            "tokens_used",
+            "cost",
+            "execution_time_ms",
+            "error_message",
+            "metadata",
+            "created_at",
+            "completed_at",
+        ]
+        read_only_fields = fields
+
+    def get_cost(self, execution) -> str:
+        return str(micros_to_usd(execution.cost_micros))
+
+
+def _token_field():
+    return StrictIntegerField(min_value=0, max_value=MAX_TOKENS, required=False)
+
+
+class ExecutionResultFields(serializers.Serializer):
+    """What a finished run reports, whether sent at creation or when finishing."""
+
+    model = StrictCharField(max_length=100, allow_blank=True, required=False)
+    input_tokens = _token_field()
+    output_tokens = _token_field()
+    cached_input_tokens = _token_field()
+    tokens_saved = _token_field()
+    execution_time_ms = StrictIntegerField(min_value=0, max_value=MAX_TOKENS, required=False, allow_null=True)
+    error_message = StrictCharField(max_length=10_000, allow_blank=True, required=False)
+    metadata = serializers.DictField(required=False)
+
+
+class ExecutionCreateSerializer(ExecutionResultFields):
+    agent_type = StrictCharField(max_length=100)
+    command = StrictCharField(max_length=255, allow_blank=True, required=False)
+    status = serializers.ChoiceField(choices=ExecutionStatus.choices, default=ExecutionStatus.RUNNING)
+
+
+class ExecutionFinishSerializer(ExecutionResultFields):
+    status = serializers.ChoiceField(choices=[ExecutionStatus.COMPLETED, ExecutionStatus.FAILED])
+
+
+class UsageMetricSerializer(serializers.ModelSerializer):
+    metric = serializers.CharField(source="metric_type", read_only=True)
+    period = serializers.SerializerMethodField()
+    cost_usd = serializers.SerializerMethodField(help_text="For metric=cost: the value in USD.")
+
+    class Meta:
+        model = UsageMetric
+        fields = ["metric", "period", "period_start", "period_end", "value", "cost_usd"]
+        read_only_fields = fields
+
+    def get_period(self, metric) -> str:
+        return "day" if metric.period_start == metric.period_end else "month"
+
+    def get_cost_usd(self, metric) -> str | None:
+        return str(micros_to_usd(metric.value)) if metric.metric_type == "cost" else None
+
+
+class BudgetSerializer(serializers.ModelSerializer):
+    status = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Budget
+        fields = ["id", "project", "metric", "monthly_limit", "warn_ratio", "hard_cap", "status", "created_at"]
+        read_only_fields = fields
+
+    def get_status(self, budget) -> dict:
+        statuses = self.context.get("budget_statuses")
+        if statuses is None or budget.pk not in statuses:
+            statuses = budget_statuses([budget])
+        return statuses[budget.pk]
+
+
+class BudgetWriteSerializer(serializers.Serializer):
+    metric = serializers.ChoiceField(choices=BudgetMetric.choices)
+    monthly_limit = StrictIntegerField(
+        min_value=1, max_value=10**15, help_text="Tokens, or micro-USD for a cost budget (1 USD = 1,000,000)."
+    )
+    warn_ratio = serializers.DecimalField(
+        max_digits=4, decimal_places=3, min_value=Decimal("0.01"), max_value=Decimal("1"), default=Decimal("0.8")
+    )
+    hard_cap = StrictBooleanField(default=False)

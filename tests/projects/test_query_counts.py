@@ -1,0 +1,60 @@
+"""Every list endpoint runs the same number of queries for 1 row and for 100 rows."""
+
+import pytest
+from rest_framework.test import APIClient
+
+from projects import services
+from tests.factories import UserFactory
+
+from .conftest import finished_run
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def rich_user(user):
+    user.profile.subscription_tier = "enterprise"
+    user.profile.save()
+    return user
+
+
+def _fill(user, rows):
+    first = services.project_create(actor=user, data={"name": "P0", "tech_stack": ["Python"]})
+    for index in range(1, rows):
+        services.project_create(actor=user, data={"name": f"P{index}", "tech_stack": ["Python"]})
+    for _ in range(rows):
+        services.execution_record(actor=user, project=first, data=finished_run())
+    for _ in range(rows):
+        invitation = services.collaborator_invite(actor=user, project=first, invitee=UserFactory(), role="viewer")
+        services.invitation_accept(invitation=invitation)
+    # Budgets are at most one per metric (tokens, cost) per scope, so their lists stay tiny by design.
+    for metric in ("tokens", "cost"):
+        services.budget_set(actor=user, project=None, metric=metric, monthly_limit=10**9)
+        services.budget_set(actor=user, project=first, metric=metric, monthly_limit=10**9)
+    return first
+
+
+LISTS = [
+    "/api/projects/?page_size=100",
+    "/api/projects/?page_size=100&tech=python&search=P&status=active",
+    "/api/projects/{p}/executions/?page_size=100",
+    "/api/projects/{p}/executions/?page_size=100&agent_type=claude-code&status=completed",
+    "/api/projects/{p}/collaborators/?page_size=100",
+    "/api/usage/?page_size=100",
+    "/api/budgets/?page_size=100",
+    "/api/projects/{p}/budgets/?page_size=100",
+    "/api/keys/?page_size=100",
+]
+
+
+@pytest.mark.parametrize("path", LISTS)
+@pytest.mark.parametrize("rows", [1, 100])
+def test_list_query_count_does_not_grow(rich_user, api_key_for, path, rows, django_assert_max_num_queries):
+    first = _fill(rich_user, rows)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {api_key_for(rich_user)}")
+    # API-key auth (1) + touch (1) + api_calls metering upsert (1) + plan limits (cached) + count + page + budgets' usage.
+    with django_assert_max_num_queries(8):
+        response = client.get(path.format(p=first.pk))
+    assert response.status_code == 200
+    assert response.json()["count"] >= 1
