@@ -1,0 +1,108 @@
+"""Community API shapes. Messages use the same payload as the websocket (community.events.message_payload)."""
+
+from rest_framework import serializers
+
+from agentwise.api.fields import StrictCharField, StrictIntegerField
+
+from ..models import MAX_MESSAGE_CHARS, Channel, ContentType, MessageEdit
+
+
+class ChannelSerializer(serializers.ModelSerializer):
+    unread = serializers.IntegerField(read_only=True, help_text="Top-level messages after your read marker.")
+    is_member = serializers.BooleanField(read_only=True)
+
+    class Meta:
+        model = Channel
+        fields = [
+            "id", "name", "description", "category", "type", "is_private", "is_locked", "state",
+            "position", "last_seq", "unread", "is_member", "created_at",
+        ]
+        read_only_fields = fields
+
+
+class AuthorSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    username = serializers.CharField()
+    display_name = serializers.CharField()
+    avatar = serializers.CharField()
+
+
+class ReactionStateSerializer(serializers.Serializer):
+    count = serializers.IntegerField()
+    me = serializers.BooleanField()
+
+
+class MessageSerializer(serializers.Serializer):
+    """Documentation of the payload built by community.events.message_payload."""
+
+    id = serializers.UUIDField()
+    channel = serializers.UUIDField()
+    seq = serializers.IntegerField(help_text="Per-channel sequence number; a gap means you missed messages.")
+    parent = serializers.UUIDField(allow_null=True)
+    user = AuthorSerializer(allow_null=True)
+    content = serializers.CharField(help_text="Empty when deleted.")
+    content_type = serializers.ChoiceField(choices=ContentType.choices)
+    attachments = serializers.ListField(child=serializers.DictField())
+    reactions = serializers.DictField(child=ReactionStateSerializer(), help_text='e.g. {"👍": {"count": 2, "me": true}}')
+    reply_count = serializers.IntegerField()
+    last_reply_at = serializers.DateTimeField(allow_null=True)
+    client_id = serializers.CharField(allow_null=True)
+    created_at = serializers.DateTimeField()
+    edited_at = serializers.DateTimeField(allow_null=True)
+    deleted = serializers.BooleanField()
+
+
+class MessagePageSerializer(serializers.Serializer):
+    results = MessageSerializer(many=True)
+    has_more = serializers.BooleanField(help_text="More messages exist beyond this page in the requested direction.")
+
+
+class MessageCreateSerializer(serializers.Serializer):
+    content = StrictCharField(max_length=MAX_MESSAGE_CHARS, allow_blank=True, trim_whitespace=False)
+    content_type = serializers.ChoiceField(choices=ContentType.choices, default=ContentType.TEXT)
+    parent = serializers.UUIDField(required=False, allow_null=True, help_text="Reply in this message's thread.")
+    client_id = StrictCharField(max_length=64, required=False, allow_blank=True)
+    attachments = serializers.ListField(child=serializers.UUIDField(), max_length=5, required=False)
+
+
+class MessageEditSerializer(serializers.Serializer):
+    content = StrictCharField(max_length=MAX_MESSAGE_CHARS, allow_blank=True, trim_whitespace=False)
+
+
+class ReactionToggleSerializer(serializers.Serializer):
+    emoji = StrictCharField(max_length=16)
+
+
+class ReactionResultSerializer(serializers.Serializer):
+    emoji = serializers.CharField()
+    added = serializers.BooleanField()
+    count = serializers.IntegerField()
+
+
+class ReadMarkerSerializer(serializers.Serializer):
+    seq = StrictIntegerField(min_value=0, max_value=2**62)
+    thread = serializers.UUIDField(required=False, allow_null=True)
+
+
+class ReadMarkerResultSerializer(serializers.Serializer):
+    last_read_seq = serializers.IntegerField()
+
+
+class MessageEditHistorySerializer(serializers.ModelSerializer):
+    edited_by = serializers.CharField(source="edited_by.username", default=None)
+
+    class Meta:
+        model = MessageEdit
+        fields = ["content", "edited_by", "edited_at"]
+
+
+class AttachmentSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    name = serializers.CharField()
+    size = serializers.IntegerField()
+    content_type = serializers.CharField()
+    url = serializers.CharField()
+
+
+class AttachmentUploadSerializer(serializers.Serializer):
+    file = serializers.FileField()

@@ -1,0 +1,14 @@
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("community/channels/", views.ChannelListView.as_view(), name="community-channel-list"),
+    path("community/channels/<str:channel_id>/messages/", views.ChannelMessagesView.as_view(), name="community-channel-messages"),
+    path("community/channels/<str:channel_id>/read/", views.ChannelReadView.as_view(), name="community-channel-read"),
+    path("community/messages/<str:message_id>/", views.MessageDetailView.as_view(), name="community-message"),
+    path("community/messages/<str:message_id>/thread/", views.ThreadView.as_view(), name="community-thread"),
+    path("community/messages/<str:message_id>/reactions/", views.ReactionView.as_view(), name="community-reactions"),
+    path("community/messages/<str:message_id>/edits/", views.EditHistoryView.as_view(), name="community-edits"),
+    path("community/attachments/", views.AttachmentUploadView.as_view(), name="community-attachments"),
+]

@@ -1,0 +1,203 @@
+"""Community REST API: channels, history pages, threads, and sending/editing from scripts.
+
+Writes go through the same services as the websocket consumer, so a message sent here is broadcast
+to websocket clients the same way.
+"""
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import generics, status
+from rest_framework.exceptions import ValidationError
+from rest_framework.parsers import MultiPartParser
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from .. import events, selectors, services
+from ..models import Channel, Message
+from .serializers import (
+    AttachmentSerializer,
+    AttachmentUploadSerializer,
+    ChannelSerializer,
+    MessageCreateSerializer,
+    MessageEditHistorySerializer,
+    MessageEditSerializer,
+    MessagePageSerializer,
+    MessageSerializer,
+    ReactionResultSerializer,
+    ReactionToggleSerializer,
+    ReadMarkerResultSerializer,
+    ReadMarkerSerializer,
+)
+
+
+def _channel(request, channel_id) -> Channel:
+    try:
+        return selectors.channel_get_visible(user=request.user, channel_id=channel_id)
+    except Channel.DoesNotExist:
+        raise Http404 from None
+
+
+def _message(request, message_id) -> Message:
+    try:
+        return selectors.message_get_visible(user=request.user, message_id=message_id)
+    except Message.DoesNotExist:
+        raise Http404 from None
+
+
+def _payloads(messages, viewer) -> list[dict]:
+    reactions = selectors.reaction_summaries(messages=messages, viewer=viewer)
+    return [events.message_payload(m, reactions=reactions[m.pk]) for m in messages]
+
+
+def _cursor_seq(channel: Channel, name: str, value) -> int | None:
+    if value is None:
+        return None
+    try:
+        return Message.objects.filter(channel=channel).values_list("seq", flat=True).get(pk=value)
+    except (Message.DoesNotExist, ValueError, TypeError, DjangoValidationError):
+        raise ValidationError({name: ["Not a message of this channel."]}) from None
+
+
+class ChannelListView(generics.ListAPIView):
+    """Channels you can read, in sidebar order, with unread counts."""
+
+    serializer_class = ChannelSerializer
+    queryset = Channel.objects.none()
+
+    def get_queryset(self):
+        return selectors.channel_list_visible_to(user=self.request.user)
+
+
+HISTORY_PARAMETERS = [
+    OpenApiParameter("before", OpenApiTypes.UUID, description="Older than this message (scrolling back)."),
+    OpenApiParameter("after", OpenApiTypes.UUID, description="Newer than this message (catching up after a reconnect)."),
+    OpenApiParameter("limit", OpenApiTypes.INT, description="1–100, default 50."),
+]
+
+
+class ChannelMessagesView(APIView):
+    @extend_schema(
+        summary="A page of a channel's messages, newest first (thread replies excluded)",
+        parameters=HISTORY_PARAMETERS,
+        responses=MessagePageSerializer,
+    )
+    def get(self, request, channel_id):
+        channel = _channel(request, channel_id)
+        params = request.query_params
+        if "before" in params and "after" in params:
+            raise ValidationError({"before": ["Use either before or after."]})
+        raw_limit = params.get("limit", "50")
+        if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= selectors.HISTORY_MAX:
+            raise ValidationError({"limit": [f"An integer from 1 to {selectors.HISTORY_MAX}."]})
+        limit = int(raw_limit)
+        before = _cursor_seq(channel, "before", params.get("before"))
+        after = _cursor_seq(channel, "after", params.get("after"))
+        page = selectors.message_history(channel=channel, before_seq=before, after_seq=after, limit=limit + 1)
+        has_more = len(page) > limit
+        page = page[1:] if (has_more and after is not None) else page[:limit]
+        return Response({"results": _payloads(page, request.user), "has_more": has_more})
+
+    @extend_schema(
+        summary="Send a message (broadcast to websocket clients like any other)",
+        request=MessageCreateSerializer,
+        responses={201: MessageSerializer},
+    )
+    def post(self, request, channel_id):
+        channel = _channel(request, channel_id)
+        serializer = MessageCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        parent = _message(request, data["parent"]) if data.get("parent") else None
+        message = services.message_post(
+            actor=request.user,
+            channel=channel,
+            content=data["content"],
+            content_type=data["content_type"],
+            parent=parent,
+            client_id=data.get("client_id", ""),
+            attachment_ids=[str(a) for a in data.get("attachments", [])],
+        )
+        return Response(_payloads([message], request.user)[0], status=status.HTTP_201_CREATED)
+
+
+class ChannelReadView(APIView):
+    @extend_schema(summary="Move your read marker (channel, or a thread)", request=ReadMarkerSerializer, responses=ReadMarkerResultSerializer)
+    def post(self, request, channel_id):
+        channel = _channel(request, channel_id)
+        serializer = ReadMarkerSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        thread = _message(request, serializer.validated_data["thread"]) if serializer.validated_data.get("thread") else None
+        if thread is not None and thread.channel_id != channel.pk:
+            raise ValidationError({"thread": ["Not a message of this channel."]})
+        marker = services.read_mark(actor=request.user, channel=channel, seq=serializer.validated_data["seq"], thread=thread)
+        return Response({"last_read_seq": marker.last_read_seq})
+
+
+class MessageDetailView(APIView):
+    http_method_names = ["get", "patch", "delete", "head", "options"]
+
+    @extend_schema(summary="One message", responses=MessageSerializer)
+    def get(self, request, message_id):
+        return Response(_payloads([_message(request, message_id)], request.user)[0])
+
+    @extend_schema(summary="Edit your message (staff: any)", request=MessageEditSerializer, responses=MessageSerializer)
+    def patch(self, request, message_id):
+        message = _message(request, message_id)
+        serializer = MessageEditSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        message = services.message_edit(actor=request.user, message=message, content=serializer.validated_data["content"])
+        return Response(_payloads([message], request.user)[0])
+
+    @extend_schema(summary="Delete your message (staff: any); the thread stays", responses={204: None})
+    def delete(self, request, message_id):
+        services.message_delete(actor=request.user, message=_message(request, message_id))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ThreadView(APIView):
+    @extend_schema(summary="A thread: the first message and its replies, oldest first", responses=MessagePageSerializer)
+    def get(self, request, message_id):
+        root = _message(request, message_id)
+        if root.parent_id is not None:
+            root = _message(request, root.parent_id)
+        replies = selectors.thread_messages(root=root)
+        return Response({"results": _payloads([root, *replies], request.user), "has_more": len(replies) >= selectors.HISTORY_MAX})
+
+
+class ReactionView(APIView):
+    @extend_schema(summary="Toggle your reaction", request=ReactionToggleSerializer, responses=ReactionResultSerializer)
+    def post(self, request, message_id):
+        message = _message(request, message_id)
+        serializer = ReactionToggleSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        added, count = services.reaction_toggle(actor=request.user, message=message, emoji=serializer.validated_data["emoji"])
+        return Response({"emoji": serializer.validated_data["emoji"].strip(), "added": added, "count": count})
+
+
+class EditHistoryView(generics.ListAPIView):
+    """Earlier versions of a message, oldest first (visible to everyone who can read it)."""
+
+    serializer_class = MessageEditHistorySerializer
+    queryset = Message.objects.none()
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return Message.objects.none()
+        return selectors.message_edit_history(message=_message(self.request, self.kwargs["message_id"]))
+
+
+class AttachmentUploadView(APIView):
+    parser_classes = [MultiPartParser]
+
+    @extend_schema(
+        summary="Upload a file to attach to your next message (≤ 5 MB; images, PDF, text, JSON)",
+        request={"multipart/form-data": AttachmentUploadSerializer},
+        responses={201: AttachmentSerializer},
+    )
+    def post(self, request):
+        serializer = AttachmentUploadSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        attachment = services.attachment_upload(actor=request.user, upload=serializer.validated_data["file"])
+        return Response(attachment.as_dict(), status=status.HTTP_201_CREATED)

@@ -1,0 +1,86 @@
+"""Realtime payloads and group names, and broadcasting them (always after the write has committed)."""
+
+from __future__ import annotations
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+
+from .models import Message
+
+
+def channel_group(channel_id) -> str:
+    return f"channel.{channel_id}"
+
+
+def author_payload(user) -> dict | None:
+    if user is None:
+        return None
+    profile = getattr(user, "profile", None)
+    return {
+        "id": str(user.pk),
+        "username": user.username,
+        "display_name": (profile.full_name if profile and profile.full_name else user.username),
+        "avatar": profile.avatar_src if profile else "",
+    }
+
+
+def message_payload(message: Message, *, reactions: dict | None = None) -> dict:
+    """The one shape of a message, for websockets and the REST API alike."""
+    deleted = message.deleted_at is not None
+    return {
+        "id": str(message.id),
+        "channel": str(message.channel_id),
+        "seq": message.seq,
+        "parent": str(message.parent_id) if message.parent_id else None,
+        "user": author_payload(message.user),
+        "content": "" if deleted else message.content,
+        "content_type": message.content_type,
+        "attachments": [] if deleted else message.attachments,
+        "reactions": reactions or {},
+        "reply_count": message.reply_count,
+        "last_reply_at": message.last_reply_at.isoformat() if message.last_reply_at else None,
+        "client_id": message.client_id or None,
+        "created_at": message.created_at.isoformat(),
+        "edited_at": message.edited_at.isoformat() if message.edited_at else None,
+        "deleted": deleted,
+    }
+
+
+def broadcast(channel_id, payload: dict, *, exclude: str | None = None) -> None:
+    """Sends a protocol frame to every socket joined to a community channel."""
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    async_to_sync(layer.group_send)(
+        channel_group(channel_id), {"type": "community.event", "payload": payload, "exclude": exclude}
+    )
+
+
+def message_created(message: Message) -> None:
+    broadcast(message.channel_id, {"type": "message:new", "message": message_payload(message)})
+
+
+def message_edited(message: Message) -> None:
+    broadcast(message.channel_id, {"type": "message:edited", "message": message_payload(message)})
+
+
+def message_deleted(message: Message) -> None:
+    broadcast(
+        message.channel_id,
+        {"type": "message:deleted", "id": str(message.id), "channel": str(message.channel_id), "seq": message.seq},
+    )
+
+
+def reaction_updated(message: Message, *, emoji: str, count: int, user_id, added: bool) -> None:
+    broadcast(
+        message.channel_id,
+        {
+            "type": "reaction:updated",
+            "message": str(message.id),
+            "channel": str(message.channel_id),
+            "emoji": emoji,
+            "count": count,
+            "user": str(user_id),
+            "added": added,
+        },
+    )

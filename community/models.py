@@ -1,0 +1,172 @@
+"""Community: channels, members, messages (threads, edits, soft delete), reactions, attachments, read markers."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+MAX_MESSAGE_CHARS = 4000
+
+
+class ChannelType(models.TextChoices):
+    TEXT = "text", "Text"
+    VOICE = "voice", "Voice"
+    FORUM = "forum", "Forum"
+
+
+class ChannelState(models.TextChoices):
+    OPEN = "open", "Open"
+    READ_ONLY = "read_only", "Read-only (staff post)"
+    ARCHIVED = "archived", "Archived"
+
+
+class Channel(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    name = models.CharField(max_length=100)
+    description = models.TextField(blank=True, max_length=2000)
+    category = models.CharField(max_length=100, blank=True)
+    type = models.CharField(max_length=50, choices=ChannelType.choices, default=ChannelType.TEXT)
+    is_private = models.BooleanField(default=False, help_text="Only members (managed by staff) see and post.")
+    is_locked = models.BooleanField(default=False, help_text="Only staff post.")
+    state = models.CharField(max_length=20, choices=ChannelState.choices, default=ChannelState.OPEN)
+    position = models.IntegerField(default=0)
+    permissions = models.JSONField(default=dict, blank=True)
+    last_seq = models.BigIntegerField(default=0, editable=False, help_text="Sequence number of the newest message.")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        db_table = "community_channels"
+        ordering = ["category", "position", "name"]
+        indexes = [models.Index(fields=["category", "position", "name"], name="community_channel_sidebar")]
+
+    def __str__(self) -> str:
+        return f"#{self.name}"
+
+
+class ChannelMember(models.Model):
+    """Membership of a private channel (public channels need none)."""
+
+    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="members")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="channel_memberships")
+    added_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["channel", "user"], name="community_member_unique")]
+        indexes = [models.Index(fields=["user", "channel"], name="community_member_user")]
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.channel}"
+
+
+class ContentType(models.TextChoices):
+    TEXT = "text", "Text"
+    CODE = "code", "Code"
+    IMAGE = "image", "Image"
+
+
+class Message(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="messages")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="messages")
+    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.CASCADE, related_name="replies")
+    seq = models.BigIntegerField(help_text="Per-channel sequence number: gaps tell a client it missed something.")
+    content = models.TextField(max_length=MAX_MESSAGE_CHARS)
+    content_type = models.CharField(max_length=50, choices=ContentType.choices, default=ContentType.TEXT)
+    attachments = models.JSONField(default=list, blank=True, help_text="Snapshot of the attached files.")
+    client_id = models.CharField(max_length=64, blank=True, help_text="The sender's id for the optimistic copy.")
+    reply_count = models.PositiveIntegerField(default=0)
+    last_reply_at = models.DateTimeField(null=True, blank=True)
+    edited_at = models.DateTimeField(null=True, blank=True)
+    deleted_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        db_table = "messages"
+        ordering = ["seq"]
+        constraints = [models.UniqueConstraint(fields=["channel", "seq"], name="messages_channel_seq_unique")]
+        indexes = [
+            models.Index(fields=["channel", "parent", "seq"], name="messages_channel_root_seq"),
+            models.Index(fields=["parent", "seq"], name="messages_thread_seq"),
+            models.Index(fields=["user", "created_at"], name="messages_user_created"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.channel_id}#{self.seq}"
+
+    @property
+    def is_deleted(self) -> bool:
+        return self.deleted_at is not None
+
+
+class MessageEdit(models.Model):
+    """The text a message had before an edit; readers can see the history."""
+
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="edits")
+    content = models.TextField()
+    edited_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    edited_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["edited_at"]
+
+
+class Reaction(models.Model):
+    """One row per (message, user, emoji): concurrent toggles can never lose or double a reaction."""
+
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="reaction_rows")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    emoji = models.CharField(max_length=32)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["message", "user", "emoji"], name="community_reaction_unique")]
+        indexes = [models.Index(fields=["message", "emoji"], name="community_reaction_message")]
+
+
+def attachment_upload_to(attachment: Attachment, filename: str) -> str:
+    ext = filename.rsplit(".", 1)[-1].lower() if "." in filename else "bin"
+    return f"attachments/{attachment.uploader_id}/{uuid.uuid4().hex}.{ext}"
+
+
+class Attachment(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    uploader = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    message = models.ForeignKey(Message, null=True, blank=True, on_delete=models.CASCADE, related_name="files")
+    file = models.FileField(upload_to=attachment_upload_to)
+    name = models.CharField(max_length=255)
+    size = models.PositiveIntegerField()
+    content_type = models.CharField(max_length=100)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def as_dict(self) -> dict:
+        return {
+            "id": str(self.id),
+            "name": self.name,
+            "size": self.size,
+            "content_type": self.content_type,
+            "url": self.file.url,
+        }
+
+
+class ReadMarker(models.Model):
+    """The last sequence number a user has read in a channel (thread empty) or in one thread."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="read_markers")
+    thread = models.ForeignKey(Message, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    last_read_seq = models.BigIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "channel"], condition=models.Q(thread__isnull=True), name="community_marker_channel"
+            ),
+            models.UniqueConstraint(
+                fields=["user", "thread"], condition=models.Q(thread__isnull=False), name="community_marker_thread"
+            ),
+        ]
