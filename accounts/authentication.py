@@ -36,7 +36,7 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         try:
             api_key = api_key_authenticate(token)
         except ApiKeyRejected as rejected:
-            raise exceptions.AuthenticationFailed(_MESSAGES[rejected.reason], code=f"{rejected.reason}_api_key")
+            raise exceptions.AuthenticationFailed(_MESSAGES[rejected.reason], code=f"{rejected.reason}_api_key") from None
         return api_key.user, api_key
 
     def authenticate_header(self, request):

@@ -11,8 +11,8 @@ django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
-from agentwise.routing import websocket_urlpatterns  # noqa: E402
 from accounts.websocket import OriginValidator, WebsocketAuthMiddlewareStack  # noqa: E402
+from agentwise.routing import websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(
     {

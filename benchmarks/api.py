@@ -21,42 +21,13 @@ import os
 import platform
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
-from urllib.parse import urlparse
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-BENCH_DB = "agentwise_bench"
-
-
-def _configure_database() -> tuple[str, callable]:
-    """Points DATABASE_URL at a throwaway database; returns a description and a cleanup function."""
-    url = os.environ.get("DATABASE_URL", "")
-    if url.startswith(("postgres://", "postgresql://")):
-        import psycopg
-
-        parsed = urlparse(url)
-        admin = parsed._replace(path="/postgres").geturl()
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
-            conn.execute(f"CREATE DATABASE {BENCH_DB}")
-        os.environ["DATABASE_URL"] = parsed._replace(path=f"/{BENCH_DB}").geturl()
-
-        def cleanup():
-            from django.db import connections
-
-            connections.close_all()
-            with psycopg.connect(admin, autocommit=True) as conn:
-                conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
-
-        return f"PostgreSQL ({parsed.hostname}:{parsed.port or 5432}/{BENCH_DB})", cleanup
-    folder = tempfile.mkdtemp(prefix="agentwise-bench-")
-    os.environ["DATABASE_URL"] = f"sqlite:///{folder}/bench.sqlite3"
-    return f"SQLite ({folder}/bench.sqlite3)", lambda: None
-
+from benchmarks.common import throwaway_database  # noqa: E402
 
 # --- bare views (the baseline), routed next to the real URLs -----------------------------------
 
@@ -169,7 +140,7 @@ def main():
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "agentwise.settings")
     os.environ.setdefault("LOG_LEVEL", "ERROR")
-    database, cleanup = _configure_database()
+    database, cleanup = throwaway_database("agentwise_bench")
     import django
 
     django.setup()

@@ -12,6 +12,7 @@ import logging
 import time
 import uuid
 
+from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
@@ -23,7 +24,7 @@ from agentwise.errors import Refusal
 
 from . import events, selectors, services
 from .models import Channel, Message
-from .presence import presence_store
+from .presence import PresenceAnnouncer, presence_announcer, presence_store
 
 logger = logging.getLogger(__name__)
 
@@ -64,14 +65,6 @@ def _load_message(user, message_id) -> Message:
         raise FrameError("not_found", "No such message.") from None
 
 
-@database_sync_to_async
-def _users_brief(user_ids) -> list[dict]:
-    from django.contrib.auth import get_user_model
-
-    users = get_user_model().objects.filter(pk__in=list(user_ids)).select_related("profile")
-    return sorted((events.author_payload(u) for u in users), key=lambda u: u["username"].lower())
-
-
 class RealtimeConsumer(AsyncWebsocketConsumer):
     async def connect(self):
         user = self.scope.get("user")
@@ -102,6 +95,16 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         for channel_id in list(self.joined):
             await self._leave(channel_id)
         await self.channel_layer.group_discard(self.personal_group, self.channel_name)
+
+    async def dispatch(self, message):
+        """Channels (>= 4.2) closes stale database connections before every handler, by a hop to the
+        single sync thread — once per frame delivered to each socket, queued behind database work
+        (17% of a daphne process's CPU in benchmarks/realtime.py). Every database call here goes
+        through database_sync_to_async, which already does that, so handlers run directly."""
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
 
     # --- frames in -----------------------------------------------------------------------------
 
@@ -180,13 +183,9 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         if channel_id not in self.joined:
             await self.channel_layer.group_add(events.channel_group(channel_id), self.channel_name)
             self.joined.add(channel_id)
-            if await presence_store().join(channel_id, self.user.pk, self.connection_id):
-                await self._broadcast(
-                    channel_id,
-                    {"type": "presence:diff", "channel": channel_id, "joined": [self.me], "left": []},
-                    exclude=self.channel_name,  # this socket gets presence:sync instead
-                )
-        users = await _users_brief(await presence_store().users(channel_id))
+            if await presence_store().join(channel_id, self.user.pk, self.connection_id, self.me):
+                self._announcer().joined(channel_id, self.me)
+        users = sorted(await presence_store().profiles(channel_id), key=lambda u: u.get("username", "").lower())
         await self.send_json({"type": "presence:sync", "channel": channel_id, "users": users, "last_seq": channel.last_seq})
 
     async def on_leave(self, frame):
@@ -199,7 +198,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         await self._stop_typing(channel_id)
         await self.channel_layer.group_discard(events.channel_group(channel_id), self.channel_name)
         if await presence_store().leave(channel_id, self.user.pk, self.connection_id):
-            await self._broadcast(channel_id, {"type": "presence:diff", "channel": channel_id, "joined": [], "left": [self.me]})
+            self._announcer().left(channel_id, self.me)
 
     async def on_send(self, frame):
         channel = await _load_channel(self.user, _require_str(frame, "channel"))
@@ -290,10 +289,8 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
                 if self.joined:
                     await store.heartbeat(list(self.joined), self.user.pk, self.connection_id)
                 for channel_id in list(self.joined):
-                    gone = await store.sweep(channel_id)
-                    if gone:
-                        left = [{"id": user_id} for user_id in gone]
-                        await self._broadcast(channel_id, {"type": "presence:diff", "channel": channel_id, "joined": [], "left": left})
+                    for user_id in await store.sweep(channel_id):
+                        self._announcer().left(channel_id, {"id": user_id})
             except asyncio.CancelledError:
                 raise
             except Exception:  # a Redis hiccup must not kill the socket; the next beat retries
@@ -301,22 +298,25 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
 
     # --- frames out ------------------------------------------------------------------------------
 
+    def _announcer(self) -> PresenceAnnouncer:
+        return presence_announcer(self._broadcast)
+
     async def _broadcast(self, channel_id: str, payload: dict, exclude: str | None = None):
         await self.channel_layer.group_send(
-            events.channel_group(channel_id), {"type": "community.event", "payload": payload, "exclude": exclude}
+            events.channel_group(channel_id), events.group_event(payload, exclude=exclude)
         )
 
     async def community_event(self, event):
         if event.get("exclude") and event["exclude"] == self.channel_name:
             return
-        await self.send_json(event["payload"])
+        await self.send(text_data=event["text"])
 
     async def notification(self, event):
         """Group message ``{"type": "notification", "payload": {...}}`` sent to the user's personal group."""
         await self.send_json({"type": "notification", **event["payload"]})
 
     async def send_json(self, payload: dict) -> None:
-        await self.send(text_data=json.dumps(payload, separators=(",", ":"), default=str))
+        await self.send(text_data=events.frame_text(payload))
 
     async def send_error(self, code: str, message: str, ref: str | None = None, **extra) -> None:
         error = {"type": "error", "code": code, "message": message}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 
@@ -46,14 +48,21 @@ def message_payload(message: Message, *, reactions: dict | None = None) -> dict:
     }
 
 
+def group_event(payload: dict, *, exclude: str | None = None) -> dict:
+    """The channel-layer message for a frame, serialised once here rather than once per socket."""
+    return {"type": "community.event", "text": frame_text(payload), "exclude": exclude}
+
+
+def frame_text(payload: dict) -> str:
+    return json.dumps(payload, separators=(",", ":"), default=str)
+
+
 def broadcast(channel_id, payload: dict, *, exclude: str | None = None) -> None:
     """Sends a protocol frame to every socket joined to a community channel."""
     layer = get_channel_layer()
     if layer is None:
         return
-    async_to_sync(layer.group_send)(
-        channel_group(channel_id), {"type": "community.event", "payload": payload, "exclude": exclude}
-    )
+    async_to_sync(layer.group_send)(channel_group(channel_id), group_event(payload, exclude=exclude))
 
 
 def message_created(message: Message) -> None:

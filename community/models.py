@@ -113,6 +113,9 @@ class MessageEdit(models.Model):
     class Meta:
         ordering = ["edited_at"]
 
+    def __str__(self) -> str:
+        return f"edit of {self.message_id} at {self.edited_at:%Y-%m-%d %H:%M}"
+
 
 class Reaction(models.Model):
     """One row per (message, user, emoji): concurrent toggles can never lose or double a reaction."""
@@ -125,6 +128,9 @@ class Reaction(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["message", "user", "emoji"], name="community_reaction_unique")]
         indexes = [models.Index(fields=["message", "emoji"], name="community_reaction_message")]
+
+    def __str__(self) -> str:
+        return f"{self.emoji} by {self.user_id} on {self.message_id}"
 
 
 def attachment_upload_to(attachment: Attachment, filename: str) -> str:
@@ -141,6 +147,9 @@ class Attachment(models.Model):
     size = models.PositiveIntegerField()
     content_type = models.CharField(max_length=100)
     created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.size:,} bytes)"
 
     def as_dict(self) -> dict:
         return {
@@ -170,3 +179,7 @@ class ReadMarker(models.Model):
                 fields=["user", "thread"], condition=models.Q(thread__isnull=False), name="community_marker_thread"
             ),
         ]
+
+    def __str__(self) -> str:
+        where = f"thread {self.thread_id}" if self.thread_id else f"channel {self.channel_id}"
+        return f"{self.user_id} read {where} up to {self.last_read_seq}"

@@ -10,6 +10,7 @@ process) the same logic runs on a dict.
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 
 from django.conf import settings
@@ -29,6 +30,34 @@ def _user_of(member) -> str:
     return member.split("|", 1)[0]
 
 
+# One round trip each, atomic, and O(sockets in the channel) inside Redis rather than over the wire:
+# a join storm of 1,000 sockets must not pull the whole set 1,000 times.
+_JOIN = """
+local now, prefix = tonumber(ARGV[1]), ARGV[2]
+local present = 0
+for _, m in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], now, '+inf')) do
+  if string.sub(m, 1, #prefix) == prefix then present = 1 break end
+end
+redis.call('ZADD', KEYS[1], ARGV[3], ARGV[4])
+redis.call('HSET', KEYS[2], ARGV[5], ARGV[6])
+redis.call('EXPIRE', KEYS[1], ARGV[7])
+redis.call('EXPIRE', KEYS[2], ARGV[7])
+return present
+"""
+_LEAVE = """
+if redis.call('ZREM', KEYS[1], ARGV[3]) == 0 then return 0 end
+local now, prefix = tonumber(ARGV[1]), ARGV[2]
+for _, m in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], now, '+inf')) do
+  if string.sub(m, 1, #prefix) == prefix then return 0 end
+end
+return 1
+"""
+
+
+def _info_key(channel_id) -> str:
+    return f"aw:presence-info:{channel_id}"
+
+
 class RedisPresence:
     def __init__(self, url: str):
         self.url = url
@@ -39,46 +68,60 @@ class RedisPresence:
         import redis.asyncio as redis
 
         loop = asyncio.get_running_loop()
-        client = self._clients.get(loop)
-        if client is None:
+        entry = self._clients.get(loop)
+        if entry is None:
             client = redis.from_url(self.url)
-            self._clients[loop] = client
-        return client
+            entry = (client, client.register_script(_JOIN), client.register_script(_LEAVE))
+            self._clients[loop] = entry
+        return entry
 
     async def _live_users(self, redis, channel_id, now: float) -> set[str]:
         return {_user_of(m) for m in await redis.zrangebyscore(_key(channel_id), now, "+inf")}
 
-    async def join(self, channel_id, user_id, connection_id) -> bool:
+    async def join(self, channel_id, user_id, connection_id, info: dict | None = None) -> bool:
         """Adds this socket; True when the user was not present before (announce them)."""
-        redis = self._redis()
+        _, join, _ = self._redis()
         now = time.time()
-        was_present = str(user_id) in await self._live_users(redis, channel_id, now)
-        await redis.zadd(_key(channel_id), {_member(user_id, connection_id): now + settings.PRESENCE_TTL_SECONDS})
-        await redis.expire(_key(channel_id), settings.PRESENCE_TTL_SECONDS * 4)
+        ttl = settings.PRESENCE_TTL_SECONDS
+        was_present = await join(
+            keys=[_key(channel_id), _info_key(channel_id)],
+            args=[now, f"{user_id}|", now + ttl, _member(user_id, connection_id), str(user_id),
+                  json.dumps(info or {"id": str(user_id)}), ttl * 4],
+        )
         return not was_present
 
     async def leave(self, channel_id, user_id, connection_id) -> bool:
         """Removes this socket; True when the user has no other live socket there (announce they left)."""
-        redis = self._redis()
-        removed = await redis.zrem(_key(channel_id), _member(user_id, connection_id))
-        return bool(removed) and str(user_id) not in await self._live_users(redis, channel_id, time.time())
+        _, _, leave = self._redis()
+        return bool(await leave(keys=[_key(channel_id)], args=[time.time(), f"{user_id}|", _member(user_id, connection_id)]))
 
     async def heartbeat(self, channel_ids, user_id, connection_id) -> None:
-        redis = self._redis()
+        redis, _, _ = self._redis()
         expires = time.time() + settings.PRESENCE_TTL_SECONDS
         async with redis.pipeline(transaction=False) as pipe:
             for channel_id in channel_ids:
                 pipe.zadd(_key(channel_id), {_member(user_id, connection_id): expires})
                 pipe.expire(_key(channel_id), settings.PRESENCE_TTL_SECONDS * 4)
+                pipe.expire(_info_key(channel_id), settings.PRESENCE_TTL_SECONDS * 4)
             await pipe.execute()
 
     async def users(self, channel_id) -> list[str]:
-        return sorted(await self._live_users(self._redis(), channel_id, time.time()))
+        redis, _, _ = self._redis()
+        return sorted(await self._live_users(redis, channel_id, time.time()))
+
+    async def profiles(self, channel_id) -> list[dict]:
+        """The present users' public payloads (saved at join), so a join needs no database query."""
+        redis, _, _ = self._redis()
+        user_ids = sorted(await self._live_users(redis, channel_id, time.time()))
+        if not user_ids:
+            return []
+        raw = await redis.hmget(_info_key(channel_id), user_ids)
+        return [json.loads(item) if item else {"id": user_id} for user_id, item in zip(user_ids, raw, strict=True)]
 
     async def sweep(self, channel_id) -> list[str]:
         """Drops expired sockets; returns users who thereby left. Only the process whose ZREM removed an
         entry reports it, so several sweepers announce each departure once."""
-        redis = self._redis()
+        redis, _, _ = self._redis()
         now = time.time()
         expired = await redis.zrangebyscore(_key(channel_id), "-inf", now)
         gone = set()
@@ -96,13 +139,15 @@ class LocalPresence:
 
     def __init__(self):
         self._entries: dict[str, dict[str, float]] = {}
+        self._info: dict[str, dict[str, dict]] = {}
 
     def _live(self, channel_id, now) -> set[str]:
         return {_user_of(m) for m, exp in self._entries.get(str(channel_id), {}).items() if exp >= now}
 
-    async def join(self, channel_id, user_id, connection_id) -> bool:
+    async def join(self, channel_id, user_id, connection_id, info: dict | None = None) -> bool:
         now = time.time()
         was_present = str(user_id) in self._live(channel_id, now)
+        self._info.setdefault(str(channel_id), {})[str(user_id)] = info or {"id": str(user_id)}
         self._entries.setdefault(str(channel_id), {})[_member(user_id, connection_id)] = now + settings.PRESENCE_TTL_SECONDS
         return not was_present
 
@@ -117,6 +162,10 @@ class LocalPresence:
 
     async def users(self, channel_id) -> list[str]:
         return sorted(self._live(channel_id, time.time()))
+
+    async def profiles(self, channel_id) -> list[dict]:
+        info = self._info.get(str(channel_id), {})
+        return [info.get(user_id, {"id": user_id}) for user_id in await self.users(channel_id)]
 
     async def sweep(self, channel_id) -> list[str]:
         now = time.time()
@@ -134,3 +183,59 @@ def presence_store():
     if _store is None:
         _store = RedisPresence(settings.REDIS_URL) if settings.REDIS_URL else LocalPresence()
     return _store
+
+
+class PresenceAnnouncer:
+    """Coalesces one process's presence changes per channel into one ``presence:diff`` per window.
+
+    Announcing each join at once makes a join storm quadratic: 1,000 sockets joining send 1,000 diffs
+    to up to 1,000 members. Batched for ``PRESENCE_DIFF_BATCH_SECONDS``, members get a handful of diffs
+    listing many users. At flush time the store is asked again, so a user who left and came back
+    inside the window (possibly through another process) is not announced as gone.
+    """
+
+    def __init__(self, publish):
+        self.publish = publish  # async (channel_id, payload) -> None
+        self.pending: dict[str, tuple[dict, dict]] = {}
+
+    def joined(self, channel_id: str, user: dict) -> None:
+        joined, left = self._pending(channel_id)
+        left.pop(user["id"], None)
+        joined[user["id"]] = user
+
+    def left(self, channel_id: str, user: dict) -> None:
+        joined, left = self._pending(channel_id)
+        joined.pop(user["id"], None)
+        left[user["id"]] = user
+
+    def _pending(self, channel_id: str) -> tuple[dict, dict]:
+        if channel_id not in self.pending:
+            self.pending[channel_id] = ({}, {})
+            asyncio.get_running_loop().call_later(
+                settings.PRESENCE_DIFF_BATCH_SECONDS, lambda: asyncio.ensure_future(self.flush(channel_id))
+            )
+        return self.pending[channel_id]
+
+    async def flush(self, channel_id: str) -> None:
+        joined, left = self.pending.pop(channel_id, ({}, {}))
+        if not joined and not left:
+            return
+        live = set(await presence_store().users(channel_id))
+        joined = [user for user_id, user in joined.items() if user_id in live]
+        left = [user for user_id, user in left.items() if user_id not in live]
+        if joined or left:
+            await self.publish(channel_id, {"type": "presence:diff", "channel": channel_id, "joined": joined, "left": left})
+
+
+_announcers: dict = {}
+
+
+def presence_announcer(publish) -> PresenceAnnouncer:
+    """One announcer per event loop (daphne runs one; each async test has its own)."""
+    loop = asyncio.get_running_loop()
+    announcer = _announcers.get(loop)
+    if announcer is None:
+        for stale in [other for other in _announcers if other.is_closed()]:
+            del _announcers[stale]
+        announcer = _announcers[loop] = PresenceAnnouncer(publish)
+    return announcer

@@ -6,6 +6,7 @@ from django.urls import reverse
 
 from .events import author_payload
 
+
 @login_required
 def community_home(request):
     config = {

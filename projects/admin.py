@@ -4,7 +4,16 @@ from django.contrib import admin, messages
 from django.db.models import Count
 
 from . import limits, services
-from .models import AgentExecution, Budget, ModelPrice, PlanLimit, Project, ProjectCollaborator, ProjectUsage, UsageMetric
+from .models import (
+    AgentExecution,
+    Budget,
+    ModelPrice,
+    PlanLimit,
+    Project,
+    ProjectCollaborator,
+    ProjectUsage,
+    UsageMetric,
+)
 from .pricing import micros_to_usd
 
 

@@ -125,7 +125,8 @@ class AgentExecution(models.Model):
     error_message = models.TextField(blank=True, max_length=10_000)
     metadata = models.JSONField(default=dict, blank=True)
     cost_micros = models.BigIntegerField(default=0, help_text="Cost in millionths of a US dollar.")
-    idempotency_key = models.CharField(max_length=255, null=True, blank=True, editable=False)
+    # NULL, not "": the unique constraint must ignore executions reported without a key.
+    idempotency_key = models.CharField(max_length=255, null=True, blank=True, editable=False)  # noqa: DJ001
     created_at = models.DateTimeField(default=timezone.now)
     completed_at = models.DateTimeField(null=True, blank=True)
 
@@ -199,6 +200,9 @@ class ProjectUsage(models.Model):
     class Meta:
         db_table = "project_usage"
         constraints = [models.UniqueConstraint(fields=["project", "period_start"], name="project_usage_unique_period")]
+
+    def __str__(self) -> str:
+        return f"{self.project_id} {self.period_start:%Y-%m}"
 
 
 class ModelPrice(models.Model):

@@ -22,7 +22,16 @@ from django.db.models import (
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
-from .models import AgentExecution, Budget, BudgetMetric, Project, ProjectCollaborator, ProjectStatus, ProjectUsage, UsageMetric
+from .models import (
+    AgentExecution,
+    Budget,
+    BudgetMetric,
+    Project,
+    ProjectCollaborator,
+    ProjectStatus,
+    ProjectUsage,
+    UsageMetric,
+)
 
 RESTORE_WINDOW = timedelta(days=30)
 

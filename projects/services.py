@@ -491,16 +491,3 @@ def budget_delete(*, actor, budget: Budget) -> None:
     elif budget.user_id != actor.pk:
         raise NotFound()
     budget.delete()
-
-
-def days_left_in_month() -> int:
-    today = timezone.localdate()
-    _, end = metering.month_bounds(today)
-    return (end - today).days + 1
-
-
-
-def budget_status(budget: Budget) -> dict:  # TODO(pages): callers should use selectors.budget_status
-    from .selectors import budget_status as _budget_status
-
-    return _budget_status(budget)

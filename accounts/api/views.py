@@ -4,8 +4,7 @@ from django.http import Http404
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import generics, mixins, permissions, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import ValidationError
-from rest_framework.exceptions import PermissionDenied
+from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.response import Response
 
 from .. import selectors, services
@@ -13,11 +12,11 @@ from ..authentication import ApiKeyAuthentication
 from ..models import ApiKey, Notification, Profile
 from .filters import ApiKeyFilter
 from .serializers import (
-    NotificationSerializer,
     ApiKeyCreatedSerializer,
     ApiKeyCreateSerializer,
     ApiKeySerializer,
     MeSerializer,
+    NotificationSerializer,
     PublicProfileSerializer,
 )
 

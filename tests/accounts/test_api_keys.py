@@ -5,9 +5,9 @@ from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
-from django.test import Client
 from rest_framework.test import APIClient
 
 from accounts.models import ApiKey

@@ -88,7 +88,7 @@ def test_refused_email_is_retried_by_the_worker_and_delivered_once(worker):
         time.sleep(0.1)
     assert notification.emailed_at is not None
     # Running the task again (a duplicate delivery) sends nothing more: the send is claimed once.
-    send_notification_email_task.apply_async(args=[str(notification.pk)], queue=queue).id
+    send_notification_email_task.apply_async(args=[str(notification.pk)], queue=queue)
     time.sleep(1.5)
     assert len(smtp.messages) == 1
     assert "retry" in log_path.read_text().lower()

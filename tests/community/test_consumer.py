@@ -1,12 +1,12 @@
 """The websocket protocol, frame by frame, through Channels' WebsocketCommunicator."""
 
-import asyncio
 import json
 
 import pytest
 from asgiref.sync import sync_to_async
 
 from community.models import Message, Reaction
+from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -19,6 +19,17 @@ async def joined(connect, user, channel):
     return socket, sync
 
 
+async def presence_diff(socket, *, joined=None, left=None) -> dict:
+    """The next presence:diff announcing ``joined``/``left`` (diffs are batched and may list others too)."""
+    while True:
+        diff = await socket.recv(skip=("user:typing",))
+        assert diff["type"] == "presence:diff"
+        if (joined is None or joined in [u.get("username") for u in diff["joined"]]) and (
+            left is None or left in [u.get("username") for u in diff["left"]]
+        ):
+            return diff
+
+
 async def test_join_sends_presence_sync_and_others_get_a_diff(connect, people, channels_):
     general = channels_["general"]
     alice, sync = await joined(connect, people["alice"], general)
@@ -26,27 +37,46 @@ async def test_join_sends_presence_sync_and_others_get_a_diff(connect, people, c
     assert sync["last_seq"] == 0
     bob = await connect(people["bob"])
     await bob.send(type="channel:join", channel=str(general.pk))
-    diff = await alice.recv(skip=())
-    assert diff == {"type": "presence:diff", "channel": str(general.pk), "joined": [diff["joined"][0]], "left": []}
-    assert diff["joined"][0]["username"] == "bob"
+    diff = await presence_diff(alice, joined="bob")
+    assert diff["channel"] == str(general.pk) and diff["left"] == []
+    bob_entry = next(u for u in diff["joined"] if u["username"] == "bob")
+    assert set(bob_entry) == {"id", "username", "display_name", "avatar"}
     bob_sync = await bob.recv()
     assert [u["username"] for u in bob_sync["users"]] == ["alice", "bob"]
     await bob.close()
-    left = await alice.recv(skip=())
-    assert left["type"] == "presence:diff" and left["left"][0]["username"] == "bob"
+    left = await presence_diff(alice, left="bob")
+    assert left["joined"] == []
+
+
+async def test_a_join_storm_is_announced_in_a_few_batched_diffs(connect, people, channels_, settings):
+    settings.PRESENCE_DIFF_BATCH_SECONDS = 0.5
+    general = channels_["general"]
+    watcher, _ = await joined(connect, people["staff"], general)
+    crowd = await sync_to_async(lambda: [UserFactory(username=f"crowd{i:02d}") for i in range(20)])()
+    for user in crowd:
+        await joined(connect, user, general)
+    seen, diffs = set(), 0
+    while len(seen) < 20:
+        diff = await watcher.recv(skip=())
+        assert diff["type"] == "presence:diff"
+        crowd_in_diff = {u["username"] for u in diff["joined"]} - {"mod"}  # the watcher's own join may come first
+        diffs += bool(crowd_in_diff)
+        seen |= crowd_in_diff
+    assert seen == {f"crowd{i:02d}" for i in range(20)}
+    assert diffs <= 3, f"{diffs} diffs for 20 joins: presence changes are not being batched"
 
 
 async def test_many_tabs_are_one_presence(connect, people, channels_):
     general = channels_["general"]
     watcher, _ = await joined(connect, people["bob"], general)
     tab1, _ = await joined(connect, people["alice"], general)
-    assert (await watcher.recv(skip=()))["joined"][0]["username"] == "alice"
+    await presence_diff(watcher, joined="alice")
     tab2, sync = await joined(connect, people["alice"], general)
     assert [u["username"] for u in sync["users"]] == ["alice", "bob"]
     await tab1.close()
     assert await watcher.expect_nothing()  # alice still has a tab open
     await tab2.close()
-    assert (await watcher.recv(skip=()))["left"][0]["username"] == "alice"
+    await presence_diff(watcher, left="alice")
 
 
 async def test_send_acks_and_broadcasts_to_everyone_including_other_tabs(connect, people, channels_):
@@ -125,7 +155,7 @@ async def test_typing_goes_to_others_only_and_expires(connect, people, channels_
     general = channels_["general"]
     alice, _ = await joined(connect, people["alice"], general)
     bob, _ = await joined(connect, people["bob"], general)
-    await alice.recv(skip=())  # bob's presence diff
+    await presence_diff(alice, joined="bob")
     await alice.send(type="typing:start", channel=str(general.pk))
     typing = await bob.recv()
     assert typing["type"] == "user:typing" and typing["typing"] is True and typing["user"]["username"] == "alice"
@@ -231,7 +261,7 @@ async def test_flooding_is_rate_limited_then_disconnected(connect, people, chann
     while True:
         try:
             output = await socket.c.receive_output(timeout=2)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             break
         if output["type"] == "websocket.close":
             assert output["code"] == 4429

@@ -13,7 +13,7 @@ from .conftest import ROLES, finished_run
 
 pytestmark = pytest.mark.django_db
 
-A, S, ST, P, V, E, O = ROLES  # short names, in ROLES order
+A, S, ST, P, V, E, O = ROLES  # noqa: E741 (short names, in ROLES order)
 
 
 def expect(**by_role):

@@ -10,8 +10,8 @@ from django.db import connection, connections
 from rest_framework.test import APIClient
 
 from projects import metering, services
-from projects.models import AgentExecution, PlanLimit, ProjectUsage
 from projects.limits import plan_limits_changed
+from projects.models import AgentExecution, PlanLimit, ProjectUsage
 from tests.factories import UserFactory
 
 from .conftest import finished_run

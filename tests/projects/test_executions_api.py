@@ -9,8 +9,8 @@ from rest_framework.test import APIClient
 
 from accounts.models import Notification
 from projects import metering, services
-from projects.models import AgentExecution, PlanLimit, ProjectUsage, UsageMetric
 from projects.limits import plan_limits_changed
+from projects.models import AgentExecution, PlanLimit, ProjectUsage, UsageMetric
 
 from .conftest import finished_run
 

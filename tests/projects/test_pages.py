@@ -1,7 +1,6 @@
 """Project pages: login, visibility (404), roles (403), forms calling services, charts, caching, query counts."""
 
 import pytest
-from django.urls import reverse
 
 from projects import dashboards, services
 from projects.models import Budget, Project, ProjectCollaborator

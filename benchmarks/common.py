@@ -1,0 +1,38 @@
+"""Shared by the benchmarks: a throwaway database so a run never touches real data."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable
+from urllib.parse import urlparse
+
+
+def throwaway_database(name: str) -> tuple[str, Callable[[], None]]:
+    """Points DATABASE_URL at a fresh database; returns a description and a cleanup function.
+
+    With DATABASE_URL=postgres://… it creates (and later drops) ``name`` on that server; otherwise it
+    uses a temporary SQLite file.
+    """
+    url = os.environ.get("DATABASE_URL", "")
+    if url.startswith(("postgres://", "postgresql://")):
+        import psycopg
+
+        parsed = urlparse(url)
+        admin = parsed._replace(path="/postgres").geturl()
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+            conn.execute(f"CREATE DATABASE {name}")
+        os.environ["DATABASE_URL"] = parsed._replace(path=f"/{name}").geturl()
+
+        def cleanup():
+            from django.db import connections
+
+            connections.close_all()
+            with psycopg.connect(admin, autocommit=True) as conn:
+                conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+        return f"PostgreSQL ({parsed.hostname}:{parsed.port or 5432}/{name})", cleanup
+    folder = tempfile.mkdtemp(prefix="agentwise-bench-")
+    os.environ["DATABASE_URL"] = f"sqlite:///{folder}/bench.sqlite3"
+    return f"SQLite ({folder}/bench.sqlite3)", lambda: None
