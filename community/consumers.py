@@ -15,6 +15,7 @@ import uuid
 from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
+from channels.layers import get_channel_layer
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404
@@ -63,6 +64,10 @@ def _load_message(user, message_id) -> Message:
         return selectors.message_get_visible(user=user, message_id=message_id)
     except Message.DoesNotExist:
         raise FrameError("not_found", "No such message.") from None
+
+
+async def _publish_presence(channel_id: str, payload: dict) -> None:
+    await get_channel_layer().group_send(events.channel_group(channel_id), events.group_event(payload))
 
 
 class RealtimeConsumer(AsyncWebsocketConsumer):
@@ -299,7 +304,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
     # --- frames out ------------------------------------------------------------------------------
 
     def _announcer(self) -> PresenceAnnouncer:
-        return presence_announcer(self._broadcast)
+        return presence_announcer(_publish_presence)
 
     async def _broadcast(self, channel_id: str, payload: dict, exclude: str | None = None):
         await self.channel_layer.group_send(

@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 
 from django.conf import settings
+
+logger = logging.getLogger(__name__)
 
 
 def _key(channel_id) -> str:
@@ -220,11 +223,14 @@ class PresenceAnnouncer:
         joined, left = self.pending.pop(channel_id, ({}, {}))
         if not joined and not left:
             return
-        live = set(await presence_store().users(channel_id))
-        joined = [user for user_id, user in joined.items() if user_id in live]
-        left = [user for user_id, user in left.items() if user_id not in live]
-        if joined or left:
-            await self.publish(channel_id, {"type": "presence:diff", "channel": channel_id, "joined": joined, "left": left})
+        try:
+            live = set(await presence_store().users(channel_id))
+            joined = [user for user_id, user in joined.items() if user_id in live]
+            left = [user for user_id, user in left.items() if user_id not in live]
+            if joined or left:
+                await self.publish(channel_id, {"type": "presence:diff", "channel": channel_id, "joined": joined, "left": left})
+        except Exception:  # Redis down: members miss this diff; the next presence:sync (rejoin) corrects them
+            logger.warning("presence diff for channel %s not announced", channel_id, exc_info=True)
 
 
 _announcers: dict = {}

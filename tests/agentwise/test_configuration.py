@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _run(code_or_args, env_overrides, *, manage=False):
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_URL", "REDIS_URL", "EMAIL_URL"))}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_URL", "REDIS_URL", "EMAIL_URL", "CHANNEL_LAYER"))}
     env.update(env_overrides)
     args = [sys.executable, "manage.py", *code_or_args] if manage else [sys.executable, "-c", code_or_args]
     return subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
@@ -29,7 +29,8 @@ PRODUCTION = {
 DUMP = (
     "import json, django; from django.conf import settings as s; django.setup(); print(json.dumps({"
     "'db': s.DATABASES['default']['ENGINE'], 'cache': s.CACHES['default']['BACKEND'],"
-    "'layer': s.CHANNEL_LAYERS['default']['BACKEND'], 'broker': s.CELERY_BROKER_URL,"
+    "'layer': s.CHANNEL_LAYERS['default']['BACKEND'], 'layer_config': s.CHANNEL_LAYERS['default'].get('CONFIG'),"
+    "'broker': s.CELERY_BROKER_URL,"
     "'eager': s.CELERY_TASK_ALWAYS_EAGER, 'email': s.EMAIL_BACKEND, 'debug': s.DEBUG,"
     "'providers': sorted(k for k, v in s.SOCIALACCOUNT_PROVIDERS.items() if v.get('APPS'))}))"
 )
@@ -63,11 +64,23 @@ def test_environment_switches_to_postgres_redis_smtp_and_oauth():
     )
     assert values["db"] == "django.db.backends.postgresql"
     assert values["cache"] == "django_redis.cache.RedisCache"
-    assert values["layer"] == "channels_redis.core.RedisChannelLayer"
+    assert values["layer"] == "channels_redis.pubsub.RedisPubSubChannelLayer"
     assert values["broker"] == "redis://127.0.0.1:6379/3"
     assert values["eager"] is False
     assert values["email"] == "django.core.mail.backends.smtp.EmailBackend"
     assert values["providers"] == ["github"]
+
+
+def test_the_list_based_channel_layer_is_still_selectable_with_its_capacity():
+    values = _settings({"REDIS_URL": "redis://127.0.0.1:6379/3", "CHANNEL_LAYER": "core"})
+    assert values["layer"] == "channels_redis.core.RedisChannelLayer"
+    assert values["layer_config"]["capacity"] == 1500
+    assert values["layer_config"]["hosts"][0]["socket_timeout"] is None
+
+
+def test_an_unknown_channel_layer_refuses_to_start():
+    result = _run(["check"], {"REDIS_URL": "redis://127.0.0.1:6379/3", "CHANNEL_LAYER": "kafka"}, manage=True)
+    assert result.returncode != 0 and "CHANNEL_LAYER must be 'pubsub' or 'core'" in result.stderr
 
 
 def test_an_anymail_key_selects_that_provider():
