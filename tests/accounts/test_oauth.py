@@ -1,6 +1,6 @@
-"""GitHub/Google sign-in: offered only when configured; a GitHub sign-up fills the profile.
+"""GitHub/Google sign-in: offered only when configured; a provider sign-up fills the profile.
 
-GitHub's HTTP API is mocked at the HTTP boundary (``responses``); everything of ours and allauth's runs.
+The providers' HTTP APIs are mocked at the HTTP boundary (``responses``); everything of ours and allauth's runs.
 """
 
 from urllib.parse import parse_qs, urlparse
@@ -105,3 +105,48 @@ def test_github_error_from_provider_does_not_create_a_user(client, github_config
     assert response.status_code == 401  # allauth's "third-party login failure" page
     assert "Third-Party Login Failure" in response.content.decode()
     assert not User.objects.filter(email="octo@example.com").exists()
+
+
+GOOGLE_USER = {
+    "id": "108899887766554433221",
+    "email": "grace@example.com",
+    "verified_email": True,
+    "name": "Grace Hopper",
+    "given_name": "Grace",
+    "family_name": "Hopper",
+    "picture": "https://lh3.googleusercontent.com/a/grace",
+}
+
+
+@pytest.fixture
+def google_configured(settings):
+    settings.SOCIALACCOUNT_PROVIDERS = {
+        **settings.SOCIALACCOUNT_PROVIDERS,
+        "google": {"SCOPE": ["profile", "email"], "APPS": [{"client_id": "g-id", "secret": "g-secret", "key": ""}]},
+    }
+
+
+def test_google_button_when_configured(client, google_configured):
+    assert "/account/google/login/" in client.get(reverse("account_login")).content.decode()
+
+
+def test_google_signup_creates_verified_user_with_name_and_avatar(client, google_configured):
+    with responses.RequestsMock() as rsps:
+        # No id_token in the token answer: allauth then asks Google's userinfo endpoint.
+        rsps.post("https://oauth2.googleapis.com/token", json={"access_token": "ya29.test", "token_type": "Bearer", "expires_in": 3599})
+        rsps.get("https://www.googleapis.com/oauth2/v2/userinfo", json=GOOGLE_USER)
+        response = client.post(reverse("google_login"))
+        assert response.status_code == 302
+        authorize = urlparse(response.url)
+        assert authorize.netloc == "accounts.google.com"
+        state = parse_qs(authorize.query)["state"][0]
+        response = client.get(reverse("google_callback"), {"code": "the-code", "state": state})
+    assert response.status_code == 302, response.content[:500]
+
+    user = User.objects.get(email="grace@example.com")
+    assert EmailAddress.objects.get(user=user).verified
+    assert SocialAccount.objects.get(user=user, provider="google").uid == GOOGLE_USER["id"]
+    assert user.profile.full_name == "Grace Hopper"
+    assert user.profile.avatar_url == GOOGLE_USER["picture"]
+    me = client.get(reverse("api-me")).json()
+    assert me["email"] == "grace@example.com" and me["username"]
