@@ -1,5 +1,7 @@
 """Fixtures shared by the whole suite."""
 
+import os
+
 import pytest
 from django.core.cache import cache
 from rest_framework.test import APIClient
@@ -8,6 +10,14 @@ from accounts.services import api_key_create
 from agentwise.celery import app as celery_app
 from projects.reference import ensure_reference_data
 from tests.factories import StaffFactory, UserFactory
+
+
+def pytest_configure(config):
+    """CI tests the real services: a run there without them fails instead of skipping their tests."""
+    if os.environ.get("CI"):
+        missing = [name for name in ("DATABASE_URL", "REDIS_URL") if not os.environ.get(name)]
+        if missing:
+            raise pytest.UsageError(f"CI must run against PostgreSQL and Redis; {', '.join(missing)} not set (.ci/run sets them)")
 
 
 @pytest.fixture(autouse=True)
