@@ -81,7 +81,7 @@ def _seed_round(count: int, label: str):
     return str(channel.pk), keys
 
 
-async def _websocket_client(url, origin, raw_key, channel_id, recorder: Recorder, joined: asyncio.Event, stop: asyncio.Event):
+async def _websocket_client(url, origin, raw_key, channel_id, recorder: Recorder, joined: asyncio.Event):
     import websockets
 
     ws = await websockets.connect(
@@ -130,7 +130,7 @@ async def run_agentwise(servers, channel_id, keys, senders: int, seconds: float)
         server = servers[i % len(servers)]
         joined = asyncio.Event()
         async with gate:
-            ws, reader = await _websocket_client(server.ws_url, server.url, key, channel_id, recorder, joined, stop)
+            ws, reader = await _websocket_client(server.ws_url, server.url, key, channel_id, recorder, joined)
             await asyncio.wait_for(joined.wait(), 120)
         clients.append((ws, reader))
 
