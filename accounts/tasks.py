@@ -2,9 +2,9 @@
 
 from celery import shared_task
 from django.conf import settings
-from django.core.mail import EmailMultiAlternatives
-from django.template.loader import render_to_string
 from django.utils import timezone
+
+from agentwise.mail import templated_email
 
 from .models import Notification
 
@@ -17,12 +17,9 @@ def send_notification_email_task(self, notification_id: str) -> bool:
         return False
     notification = Notification.objects.select_related("user").get(pk=notification_id)
     context = {"notification": notification, "user": notification.user, "site_url": settings.SITE_URL}
-    message = EmailMultiAlternatives(
-        subject=notification.title,
-        body=render_to_string("accounts/email/notification.txt", context),
-        to=[notification.user.email],
+    message = templated_email(
+        subject=notification.title, template="accounts/email/notification", context=context, to=[notification.user.email]
     )
-    message.attach_alternative(render_to_string("accounts/email/notification.html", context), "text/html")
     try:
         message.send()
     except Exception as error:

@@ -2,8 +2,8 @@
 
 from celery import shared_task
 from django.conf import settings
-from django.core.mail import EmailMultiAlternatives
-from django.template.loader import render_to_string
+
+from agentwise.mail import templated_email
 
 from . import services
 from .models import ProjectCollaborator
@@ -24,13 +24,13 @@ def send_invitation_email_task(self, collaborator_id: str) -> bool:
         "inviter": invitation.invited_by,
         "accept_url": f"{settings.SITE_URL}/projects/{invitation.project_id}/invitation/",
     }
-    message = EmailMultiAlternatives(
+    message = templated_email(
         subject=f"{invitation.invited_by.username if invitation.invited_by else 'Someone'} invited you to "
         f"“{invitation.project.name}” on Agentwise",
-        body=render_to_string("projects/email/invitation.txt", context),
+        template="projects/email/invitation",
+        context=context,
         to=[invitation.user.email],
     )
-    message.attach_alternative(render_to_string("projects/email/invitation.html", context), "text/html")
     try:
         message.send()
     except Exception as error:
