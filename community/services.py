@@ -208,6 +208,8 @@ def read_mark(*, actor, channel: Channel, seq: int, thread: Message | None = Non
     """Moves the actor's read marker forward (never back) in a channel or a thread."""
     if not actor.has_perm("community.view_channel", channel):
         raise NotFound()
+    if thread is not None and thread.channel_id != channel.pk:
+        raise ValidationError({"thread": "Not a message of this channel."})
     seq = min(int(seq), channel.last_seq)
     with transaction.atomic():
         marker, _ = ReadMarker.objects.get_or_create(user=actor, channel=channel, thread=thread)

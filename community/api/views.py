@@ -129,8 +129,6 @@ class ChannelReadView(APIView):
         serializer = ReadMarkerSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         thread = _message(request, serializer.validated_data["thread"]) if serializer.validated_data.get("thread") else None
-        if thread is not None and thread.channel_id != channel.pk:
-            raise ValidationError({"thread": ["Not a message of this channel."]})
         marker = services.read_mark(actor=request.user, channel=channel, seq=serializer.validated_data["seq"], thread=thread)
         return Response({"last_read_seq": marker.last_read_seq})
 

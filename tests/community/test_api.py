@@ -62,6 +62,19 @@ def test_unread_counts_and_read_marker(people, channels_):
     assert unread["general"] == 1
 
 
+def test_read_marker_refuses_a_thread_of_another_channel(people, channels_):
+    root = post(people["bob"], channels_["general"], "root")
+    response = as_user(people["alice"]).post(
+        f"/api/community/channels/{channels_['private'].pk}/read/", {"seq": 1, "thread": str(root.pk)}, format="json"
+    )
+    assert response.status_code == 404  # not a member of the private channel: it does not exist for her
+    response = as_user(people["member"]).post(
+        f"/api/community/channels/{channels_['private'].pk}/read/", {"seq": 1, "thread": str(root.pk)}, format="json"
+    )
+    assert response.status_code == 400
+    assert response.json()["error"]["fields"] == {"thread": ["Not a message of this channel."]}
+
+
 def test_history_is_newest_first_with_before_and_after_cursors(people, channels_):
     general = channels_["general"]
     messages = [post(people["alice"], general, f"m{index}") for index in range(7)]
