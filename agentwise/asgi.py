@@ -12,7 +12,10 @@ django_asgi_app = get_asgi_application()
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
 from accounts.websocket import OriginValidator, WebsocketAuthMiddlewareStack  # noqa: E402
+from agentwise.daphne import let_django_parse_request_bodies  # noqa: E402
 from agentwise.routing import websocket_urlpatterns  # noqa: E402
+
+let_django_parse_request_bodies()
 
 application = ProtocolTypeRouter(
     {
