@@ -59,15 +59,18 @@ def _with_authors(queryset):
 
 
 def message_history(*, channel: Channel, before_seq=None, after_seq=None, limit: int = 50) -> list[Message]:
-    """Top-level messages, newest first; ``before_seq``/``after_seq`` page backwards/forwards (exclusive)."""
+    """Top-level messages, newest first; ``before_seq``/``after_seq`` page backwards/forwards (exclusive).
+
+    With both, the messages between the two, from the oldest on (the gap a client saw in ``seq``).
+    """
     limit = max(1, min(int(limit), HISTORY_MAX))
     queryset = _with_authors(Message.objects.filter(channel=channel, parent__isnull=True))
+    if before_seq is not None:
+        queryset = queryset.filter(seq__lt=before_seq)
     if after_seq is not None:
         # Catch-up after a reconnect: the oldest missed first, then returned newest-first like any page.
         page = list(queryset.filter(seq__gt=after_seq).order_by("seq")[:limit])
         return list(reversed(page))
-    if before_seq is not None:
-        queryset = queryset.filter(seq__lt=before_seq)
     return list(queryset.order_by("-seq")[:limit])
 
 

@@ -4,12 +4,18 @@ from django_filters import rest_framework as filters
 
 
 class StrictFilterSet(filters.FilterSet):
-    """A filter given with an empty value is an error, not silently ignored (``?status=`` is a typo)."""
+    """A filter given empty or twice is an error, not silently ignored (``?status=`` is a typo)."""
 
     def is_valid(self):
         valid = super().is_valid()
         for name in self.filters:
-            if name in self.data and self.data.get(name) == "":
+            values = self.data.getlist(name) if hasattr(self.data, "getlist") else [self.data.get(name)]
+            if name not in self.data:
+                continue
+            if len(values) > 1:
+                self.form.add_error(name, "Give this filter once.")
+                valid = False
+            elif not str(values[0]).strip():
                 self.form.add_error(name, "This filter needs a value; leave it out to not filter.")
                 valid = False
         return valid

@@ -4,18 +4,34 @@ from rest_framework import pagination
 from rest_framework.exceptions import ValidationError
 
 
+def single_positive_int(request, name: str, *, maximum: int | None = None) -> int | None:
+    """The query parameter as an int, None when absent; a bad, repeated or out-of-range value is a 400.
+
+    A typo'd page is an error to report, not a silent fall back to page 1 (DRF reads ``?page=``
+    and ``?page=2&page=x`` as the first page).
+    """
+    values = request.query_params.getlist(name)
+    if not values:
+        return None
+    bounds = f"from 1 to {maximum}" if maximum else "of at least 1"
+    if len(values) > 1 or not values[0].isascii() or not values[0].isdigit() or int(values[0]) < 1 or (
+        maximum and int(values[0]) > maximum
+    ):
+        raise ValidationError({name: [f"Must be one integer {bounds}."]})
+    return int(values[0])
+
+
 class PageNumberPagination(pagination.PageNumberPagination):
     page_size_query_param = "page_size"
     max_page_size = 100
 
     def get_page_size(self, request):
-        raw = request.query_params.get(self.page_size_query_param)
-        if raw is None:
-            return self.page_size
-        # A typo'd page size is an error to report, not a silent fall back to the default.
-        if not raw.isdigit() or not 1 <= int(raw) <= self.max_page_size:
-            raise ValidationError({self.page_size_query_param: [f"Must be an integer from 1 to {self.max_page_size}."]})
-        return int(raw)
+        size = single_positive_int(request, self.page_size_query_param, maximum=self.max_page_size)
+        return self.page_size if size is None else size
+
+    def get_page_number(self, request, paginator):
+        number = single_positive_int(request, self.page_query_param)
+        return 1 if number is None else number
 
     def get_schema_operation_parameters(self, view):
         parameters = super().get_schema_operation_parameters(view)

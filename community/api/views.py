@@ -14,6 +14,8 @@ from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from agentwise.api.pagination import single_positive_int
+
 from .. import events, selectors, services
 from ..models import Channel, Message
 from .serializers import (
@@ -51,9 +53,13 @@ def _payloads(messages, viewer) -> list[dict]:
     return [events.message_payload(m, reactions=reactions[m.pk]) for m in messages]
 
 
-def _cursor_seq(channel: Channel, name: str, value) -> int | None:
-    if value is None:
+def _cursor_seq(request, channel: Channel, name: str) -> int | None:
+    values = request.query_params.getlist(name)
+    if not values:
         return None
+    if len(values) > 1:
+        raise ValidationError({name: ["Give this parameter once."]})
+    value = values[0]
     try:
         return Message.objects.filter(channel=channel).values_list("seq", flat=True).get(pk=value)
     except (Message.DoesNotExist, ValueError, TypeError, DjangoValidationError):
@@ -72,8 +78,11 @@ class ChannelListView(generics.ListAPIView):
 
 HISTORY_PARAMETERS = [
     OpenApiParameter("before", OpenApiTypes.UUID, description="Older than this message (scrolling back)."),
-    OpenApiParameter("after", OpenApiTypes.UUID, description="Newer than this message (catching up after a reconnect)."),
-    OpenApiParameter("limit", OpenApiTypes.INT, description="1–100, default 50."),
+    OpenApiParameter(
+        "after", OpenApiTypes.UUID,
+        description="Newer than this message (catching up after a reconnect); with `before`, the messages between the two.",
+    ),
+    OpenApiParameter("limit", {"type": "integer", "minimum": 1, "maximum": 100}, description="Default 50."),
 ]
 
 
@@ -85,15 +94,9 @@ class ChannelMessagesView(APIView):
     )
     def get(self, request, channel_id):
         channel = _channel(request, channel_id)
-        params = request.query_params
-        if "before" in params and "after" in params:
-            raise ValidationError({"before": ["Use either before or after."]})
-        raw_limit = params.get("limit", "50")
-        if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= selectors.HISTORY_MAX:
-            raise ValidationError({"limit": [f"An integer from 1 to {selectors.HISTORY_MAX}."]})
-        limit = int(raw_limit)
-        before = _cursor_seq(channel, "before", params.get("before"))
-        after = _cursor_seq(channel, "after", params.get("after"))
+        limit = single_positive_int(request, "limit", maximum=selectors.HISTORY_MAX) or 50
+        before = _cursor_seq(request, channel, "before")
+        after = _cursor_seq(request, channel, "after")
         page = selectors.message_history(channel=channel, before_seq=before, after_seq=after, limit=limit + 1)
         has_more = len(page) > limit
         page = page[1:] if (has_more and after is not None) else page[:limit]

@@ -95,8 +95,20 @@ def test_invalid_page_size_is_a_400_not_a_silent_default(user_client, page_size)
     assert "page_size" in error["fields"]
 
 
-def test_invalid_page_is_a_404(user_client):
+def test_a_page_past_the_end_is_a_404(user_client):
     assert_error(user_client.get(reverse("api-key-list"), {"page": "99"}), 404, "not_found")
+
+
+@pytest.mark.parametrize("page", ["", "true", "0", "last", "1.0", "١", ["1", "2"]])
+def test_a_malformed_or_repeated_page_is_a_400_not_page_one(user_client, page):
+    error = assert_error(user_client.get(reverse("api-key-list"), {"page": page}), 400, "invalid")
+    assert error["fields"] == {"page": ["Must be one integer of at least 1."]}
+
+
+@pytest.mark.parametrize("value", ["", "   ", ["active", "revoked"]])
+def test_an_empty_or_repeated_filter_is_a_400(user_client, value):
+    error = assert_error(user_client.get(reverse("api-key-list"), {"state": value}), 400, "invalid")
+    assert "state" in error["fields"]
 
 
 def test_numbers_are_not_silently_turned_into_strings(user_client):
