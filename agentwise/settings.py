@@ -349,7 +349,7 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     # JSON only: the API has no file uploads, and one media type keeps the schema honest.
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "agentwise.api.schema.AutoSchema",
     "EXCEPTION_HANDLER": "agentwise.api.errors.exception_handler",
     "NON_FIELD_ERRORS_KEY": "non_field_errors",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
@@ -367,6 +367,8 @@ SPECTACULAR_SETTINGS = {
         "`?page=` and `?page_size=` (max 100)."
     ),
     "VERSION": "1.0.0",
+    # 3.1 (JSON Schema 2020-12) can say what free-form JSON objects take (propertyNames).
+    "OAS_VERSION": "3.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
@@ -375,6 +377,9 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "agentwise.api.schema.add_error_responses",
+        "agentwise.api.schema.document_string_rules",
+        "community.api.schema.document_message_content",
+        "projects.api.schema.document_invitation_target",
     ],
     "ENUM_NAME_OVERRIDES": {
         "ProjectStatusEnum": "projects.models.ProjectStatus",

@@ -9,6 +9,19 @@ from django.db import models
 from django.utils import timezone
 
 MAX_MESSAGE_CHARS = 4000
+MAX_EMOJI_CHARS = 16
+
+# One emoji as people type them: a pictograph with its modifiers (variation selector, skin tone,
+# keycap, tag), flags as two regional indicators, and ZWJ sequences (👩‍💻). The same text is the
+# API schema's pattern, so what a client reads there is exactly what is accepted; it holds the
+# characters themselves (Python escapes): JSON Schema's regex dialect has no \U escape.
+_EMOJI_BASE = (
+    "[\u00a9\u00ae\u203c\u2049\u2122\u2139\u2194-\u21aa\u231a-\u23ff\u24c2\u25aa-\u27bf"
+    "\u2934\u2935\u2b05-\u2b55\u3030\u303d\u3297\u3299\U0001f000-\U0001faff]"
+)
+_EMOJI_MODIFIER = "[\ufe0f\u20e3\U0001f3fb-\U0001f3ff\U000e0020-\U000e007f]"
+_EMOJI_UNIT = f"(?:{_EMOJI_BASE}{_EMOJI_MODIFIER}*|[#*0-9]\ufe0f?\u20e3)"
+EMOJI_PATTERN = f"^{_EMOJI_UNIT}(?:\u200d?{_EMOJI_UNIT}){{0,3}}$"
 
 
 class ChannelType(models.TextChoices):

@@ -6,7 +6,8 @@ commit, so a frame never announces something that was rolled back.
 
 from __future__ import annotations
 
-import unicodedata
+import mimetypes
+import re
 from datetime import timedelta
 
 from django.conf import settings
@@ -21,6 +22,8 @@ from agentwise.errors import Refusal
 
 from . import events
 from .models import (
+    EMOJI_PATTERN,
+    MAX_EMOJI_CHARS,
     MAX_MESSAGE_CHARS,
     Attachment,
     Channel,
@@ -33,14 +36,15 @@ from .models import (
 )
 
 MAX_ATTACHMENTS = 5
-ALLOWED_ATTACHMENT_TYPES = {
-    "image/png",
-    "image/jpeg",
-    "image/gif",
-    "image/webp",
-    "application/pdf",
-    "text/plain",
-    "application/json",
+EMOJI_RE = re.compile(EMOJI_PATTERN)
+ALLOWED_ATTACHMENT_TYPES = {  # type: the extension it is stored (and served) with
+    "image/png": "png",
+    "image/jpeg": "jpg",
+    "image/gif": "gif",
+    "image/webp": "webp",
+    "application/pdf": "pdf",
+    "text/plain": "txt",
+    "application/json": "json",
 }
 MAX_ATTACHMENT_BYTES = 5 * 1024 * 1024
 
@@ -177,7 +181,7 @@ def _clean_emoji(emoji) -> str:
     if not isinstance(emoji, str):
         raise ValidationError({"emoji": "Must be a string."})
     emoji = emoji.strip()
-    if not emoji or len(emoji) > 16 or any(unicodedata.category(ch).startswith(("L", "N", "C", "Z")) and ch not in "\u200d\ufe0f" for ch in emoji):
+    if len(emoji) > MAX_EMOJI_CHARS or not EMOJI_RE.fullmatch(emoji):
         raise ValidationError({"emoji": "One emoji, e.g. 👍."})
     return emoji
 
@@ -218,24 +222,54 @@ def read_mark(*, actor, channel: Channel, seq: int, thread: Message | None = Non
     return marker
 
 
+_IMAGE_FORMATS = {"PNG": "image/png", "JPEG": "image/jpeg", "GIF": "image/gif", "WEBP": "image/webp"}
+
+
+def _attachment_type(upload) -> str:
+    """What the file is: images and PDFs by their bytes; text and JSON by the client's word.
+
+    Neither the declared type nor the file name is trusted for what we serve back: the stored
+    extension (hence the type /media/ serves it with) comes from this, so ``x.html`` sent as
+    text/plain is kept and served as ``.txt``.
+    """
+    declared = (getattr(upload, "content_type", "") or "").split(";")[0].strip().lower()
+    if declared in {"", "application/octet-stream"}:
+        declared = mimetypes.guess_type(upload.name or "")[0] or ""
+    from PIL import Image
+
+    try:
+        with Image.open(upload) as image:
+            detected = _IMAGE_FORMATS.get(image.format)
+            image.verify()
+    except Exception:
+        detected = None
+    upload.seek(0)
+    head = upload.read(5)
+    upload.seek(0)
+    if detected is None and head == b"%PDF-":
+        detected = "application/pdf"
+    if detected:
+        return detected
+    if declared.startswith("image/"):
+        raise ValidationError({"file": "This is not a valid PNG, JPEG, GIF or WebP image."})
+    if declared == "application/pdf":
+        raise ValidationError({"file": "This is not a PDF."})
+    if declared in {"text/plain", "application/json"}:
+        return declared
+    raise ValidationError({"file": f"Allowed types: {', '.join(sorted(ALLOWED_ATTACHMENT_TYPES))}."})
+
+
 @transaction.atomic
 def attachment_upload(*, actor, upload) -> Attachment:
-    content_type = (getattr(upload, "content_type", "") or "").split(";")[0].strip().lower()
-    if content_type not in ALLOWED_ATTACHMENT_TYPES:
-        raise ValidationError({"file": f"Allowed types: {', '.join(sorted(ALLOWED_ATTACHMENT_TYPES))}."})
     if upload.size > MAX_ATTACHMENT_BYTES:
         raise Refusal(status_code=413, code="request_too_large",
                       message=f"Files are limited to {MAX_ATTACHMENT_BYTES // (1024 * 1024)} MB.")
-    if content_type.startswith("image/"):
-        from PIL import Image
-
-        try:
-            Image.open(upload).verify()
-        except Exception:
-            raise ValidationError({"file": "This is not a valid image."}) from None
-        upload.seek(0)
+    content_type = _attachment_type(upload)
     name = (upload.name or "file").rsplit("/", 1)[-1][:255]
-    return Attachment.objects.create(uploader=actor, file=upload, name=name, size=upload.size, content_type=content_type)
+    attachment = Attachment(uploader=actor, name=name, size=upload.size, content_type=content_type)
+    attachment.file.save(f"upload.{ALLOWED_ATTACHMENT_TYPES[content_type]}", upload, save=False)
+    attachment.save()
+    return attachment
 
 
 @transaction.atomic

@@ -3,7 +3,7 @@
 from django.contrib.auth import get_user_model
 from rest_framework import serializers
 
-from agentwise.api.fields import StrictCharField, StrictRegexField, StrictURLField
+from agentwise.api.fields import HttpURLField, StrictCharField, StrictRegexField
 
 from ..models import ApiKey, Notification, Profile
 from ..validators import USERNAME_RE, UsernameValidator
@@ -14,7 +14,7 @@ User = get_user_model()
 class PublicProfileSerializer(serializers.ModelSerializer):
     username = serializers.CharField(source="user.username", read_only=True)
     avatar = serializers.CharField(source="avatar_src", read_only=True)
-    website = serializers.URLField(read_only=True, allow_blank=True)
+    website = serializers.CharField(read_only=True, help_text="An http(s) URL, or empty.")
     url = serializers.SerializerMethodField()
 
     class Meta:
@@ -49,11 +49,11 @@ class MeSerializer(serializers.Serializer):
     )
     full_name = StrictCharField(max_length=255, allow_blank=True, required=False)
     avatar = serializers.CharField(source="avatar_src", read_only=True)
-    avatar_url = StrictURLField(max_length=500, allow_blank=True, required=False)
+    avatar_url = HttpURLField(max_length=500, allow_blank=True, required=False)
     bio = StrictCharField(max_length=2000, allow_blank=True, required=False)
     company = StrictCharField(max_length=255, allow_blank=True, required=False)
     location = StrictCharField(max_length=255, allow_blank=True, required=False)
-    website = StrictURLField(max_length=500, allow_blank=True, required=False)
+    website = HttpURLField(max_length=500, allow_blank=True, required=False)
     github_username = StrictRegexField(r"^[A-Za-z0-9_-]{1,39}$", allow_blank=True, required=False)
     twitter_handle = StrictRegexField(r"^[A-Za-z0-9_-]{1,39}$", allow_blank=True, required=False)
     subscription_tier = serializers.CharField(read_only=True)

@@ -1,6 +1,92 @@
-"""OpenAPI additions: the shared error schema on every operation, and the API-key security scheme."""
+"""OpenAPI additions: the shared error schema, the API-key security scheme, and the string rules
+every DRF text field enforces, so a client (or a fuzzer) reading the schema knows what is accepted."""
 
+from drf_spectacular import openapi
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
+
+from .fields import JSON_VALUE_SCHEMA
+
+NO_NUL = r"^[^\x00]*$"
+NOT_BLANK = r"^[^\x00]*[^\x00\s][^\x00]*$"
+
+
+class AutoSchema(openapi.AutoSchema):
+    """A view with ``partial_update_requires_fields = True`` documents its PATCH body as-is.
+
+    drf-spectacular marks every PATCH body field optional, which is right for partial updates
+    (``/api/me/``) and wrong for PATCHes that are actions (finishing an execution, editing a message).
+    """
+
+    def _get_request_for_media_type(self, serializer, direction="request"):
+        if self.method == "PATCH" and getattr(self.view, "partial_update_requires_fields", False):
+            self.method = "POST"
+            try:
+                return super()._get_request_for_media_type(serializer, direction)
+            finally:
+                self.method = "PATCH"
+        return super()._get_request_for_media_type(serializer, direction)
+
+
+def _is_free_text(schema: dict) -> bool:
+    return schema.get("type") == "string" and not {"format", "enum", "pattern", "oneOf", "anyOf", "allOf"} & set(schema)
+
+
+UUID = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+
+
+def _add_string_rules(schema: dict) -> None:
+    """DRF's CharField refuses NUL characters always, and a blank (all-whitespace) value unless allow_blank.
+
+    A UUID also gets its pattern: in OpenAPI 3.1 ``format`` is only an annotation, and a client
+    reading it as one would send any string.
+    """
+    if _is_free_text(schema) and not schema.get("readOnly"):
+        schema["pattern"] = NOT_BLANK if schema.get("minLength", 0) >= 1 else NO_NUL
+    if schema.get("format") == "uuid" and "pattern" not in schema:
+        schema["pattern"] = UUID
+    for key in ("properties",):
+        for child in schema.get(key, {}).values():
+            _add_string_rules(child)
+    if isinstance(schema.get("items"), dict):
+        _add_string_rules(schema["items"])
+    for variant in schema.get("oneOf", []):
+        if variant.get("maxLength") != 0:
+            _add_string_rules(variant)
+
+
+def _drop_input_patterns(schema: dict) -> None:
+    """Patterns are input rules; stored values may predate them (or come from the admin)."""
+    for child in schema.get("properties", {}).values():
+        child.pop("pattern", None)
+        variants = child.get("oneOf", [])
+        if any("pattern" in variant for variant in variants):
+            child.pop("oneOf")
+            child["type"] = "string"
+
+
+def document_string_rules(result, generator, request, public):
+    """Request bodies and text query parameters: no NUL characters; required text is not blank.
+
+    A text filter (``?search=``) given empty or blank is refused (``StrictFilterSet``), so its
+    parameter is documented as at least one non-blank character.
+    """
+    for name, component in result.get("components", {}).get("schemas", {}).items():
+        if name.endswith("Request"):
+            _add_string_rules(component)
+        else:
+            _drop_input_patterns(component)
+    for path_item in result.get("paths", {}).values():
+        for method, operation in path_item.items():
+            if method not in {"get", "post", "put", "patch", "delete"}:
+                continue
+            for parameter in operation.get("parameters", []):
+                schema = parameter.get("schema", {})
+                if parameter.get("in") == "query" and _is_free_text(schema):
+                    schema["minLength"] = 1
+                    schema["pattern"] = NOT_BLANK
+                elif schema.get("format") == "uuid" and "pattern" not in schema:
+                    schema["pattern"] = UUID
+    return result
 
 ERROR_SCHEMA = {
     "type": "object",
@@ -42,6 +128,7 @@ def add_error_responses(result, generator, request, public):
     """Adds the error responses every operation can return, all sharing one schema."""
     components = result.setdefault("components", {}).setdefault("schemas", {})
     components["Error"] = ERROR_SCHEMA
+    components["JsonValue"] = JSON_VALUE_SCHEMA
     ref = {"$ref": "#/components/schemas/Error"}
     for path, path_item in result.get("paths", {}).items():
         for method, operation in path_item.items():

@@ -1,10 +1,11 @@
 """Community API shapes. Messages use the same payload as the websocket (community.events.message_payload)."""
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from agentwise.api.fields import StrictCharField, StrictIntegerField
+from agentwise.api.fields import StrictCharField, StrictIntegerField, StrictRegexField
 
-from ..models import MAX_MESSAGE_CHARS, Channel, ContentType, MessageEdit
+from ..models import EMOJI_PATTERN, MAX_EMOJI_CHARS, MAX_MESSAGE_CHARS, Channel, ContentType, MessageEdit
 
 
 class ChannelSerializer(serializers.ModelSerializer):
@@ -57,8 +58,19 @@ class MessagePageSerializer(serializers.Serializer):
     has_more = serializers.BooleanField(help_text="More messages exist beyond this page in the requested direction.")
 
 
+class MessageContentField(StrictCharField):
+    """Blank content is refused by the service unless the message has attachments (see schema.py)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(
+            max_length=MAX_MESSAGE_CHARS, allow_blank=True, trim_whitespace=False,
+            help_text="Up to 4,000 characters, not blank (it may be empty only on a message with attachments).",
+            **kwargs,
+        )
+
+
 class MessageCreateSerializer(serializers.Serializer):
-    content = StrictCharField(max_length=MAX_MESSAGE_CHARS, allow_blank=True, trim_whitespace=False)
+    content = MessageContentField()
     content_type = serializers.ChoiceField(choices=ContentType.choices, default=ContentType.TEXT)
     parent = serializers.UUIDField(required=False, allow_null=True, help_text="Reply in this message's thread.")
     client_id = StrictCharField(max_length=64, required=False, allow_blank=True)
@@ -66,11 +78,21 @@ class MessageCreateSerializer(serializers.Serializer):
 
 
 class MessageEditSerializer(serializers.Serializer):
-    content = StrictCharField(max_length=MAX_MESSAGE_CHARS, allow_blank=True, trim_whitespace=False)
+    content = MessageContentField()
+
+
+# Stated by hand: drf-spectacular would write the pattern's emoji as Python \U escapes, which
+# JSON Schema's regex dialect does not read.
+@extend_schema_field({"type": "string", "minLength": 1, "maxLength": MAX_EMOJI_CHARS, "pattern": EMOJI_PATTERN})
+class EmojiField(StrictRegexField):
+    def __init__(self, **kwargs):
+        super().__init__(
+            EMOJI_PATTERN, max_length=MAX_EMOJI_CHARS, error_messages={"invalid": "One emoji, e.g. 👍."}, **kwargs
+        )
 
 
 class ReactionToggleSerializer(serializers.Serializer):
-    emoji = StrictCharField(max_length=16)
+    emoji = EmojiField(help_text="One emoji (with skin tone, flag or ZWJ sequence), e.g. 👍.")
 
 
 class ReactionResultSerializer(serializers.Serializer):

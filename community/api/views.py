@@ -7,7 +7,7 @@ to websocket clients the same way.
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiRequest, extend_schema
 from rest_framework import generics, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.parsers import MultiPartParser
@@ -138,6 +138,7 @@ class ChannelReadView(APIView):
 
 class MessageDetailView(APIView):
     http_method_names = ["get", "patch", "delete", "head", "options"]
+    partial_update_requires_fields = True  # PATCH is "replace the content"
 
     @extend_schema(summary="One message", responses=MessageSerializer)
     def get(self, request, message_id):
@@ -194,7 +195,14 @@ class AttachmentUploadView(APIView):
 
     @extend_schema(
         summary="Upload a file to attach to your next message (≤ 5 MB; images, PDF, text, JSON)",
-        request={"multipart/form-data": AttachmentUploadSerializer},
+        description="Images and PDFs are recognised by their content (a file claiming to be one must be one); "
+        "text and JSON by the part's Content-Type or the file name. The stored file keeps only the detected type.",
+        request={
+            "multipart/form-data": OpenApiRequest(
+                AttachmentUploadSerializer,
+                encoding={"file": {"contentType": ", ".join(services.ALLOWED_ATTACHMENT_TYPES)}},
+            )
+        },
         responses={201: AttachmentSerializer},
     )
     def post(self, request):

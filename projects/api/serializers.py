@@ -5,7 +5,14 @@ from decimal import Decimal
 from django.contrib.auth import get_user_model
 from rest_framework import serializers
 
-from agentwise.api.fields import StrictBooleanField, StrictCharField, StrictIntegerField, StrictURLField
+from agentwise.api.fields import (
+    HttpURLField,
+    JSONObjectField,
+    StrictBooleanField,
+    StrictCharField,
+    StrictFloatField,
+    StrictIntegerField,
+)
 
 from ..models import (
     TECH_MAX_ITEMS,
@@ -34,6 +41,8 @@ class UserSummarySerializer(serializers.Serializer):
 class ProjectSerializer(serializers.ModelSerializer):
     owner = UserSummarySerializer(source="user", read_only=True)
     role = serializers.SerializerMethodField(help_text="Your role: owner, editor or viewer.")
+    github_repo = serializers.CharField(read_only=True, help_text="An http(s) URL, or empty.")
+    thumbnail_url = serializers.CharField(read_only=True, help_text="An http(s) URL, or empty.")
 
     class Meta:
         model = Project
@@ -66,17 +75,23 @@ class ProjectWriteSerializer(serializers.Serializer):
     description = StrictCharField(max_length=10_000, allow_blank=True, required=False)
     type = StrictCharField(max_length=100, allow_blank=True, required=False)
     tech_stack = serializers.ListField(
-        child=StrictCharField(max_length=TECH_MAX_LENGTH), max_length=TECH_MAX_ITEMS, required=False
+        child=StrictCharField(max_length=TECH_MAX_LENGTH), max_length=TECH_MAX_ITEMS, required=False,
+        help_text="Short tags, e.g. [\"python\", \"django\"]; repeats are dropped.",
     )
-    github_repo = StrictURLField(max_length=500, allow_blank=True, required=False)
-    thumbnail_url = StrictURLField(max_length=500, allow_blank=True, required=False)
-    settings = serializers.DictField(required=False)
-    stats = serializers.DictField(required=False)
+    github_repo = HttpURLField(max_length=500, allow_blank=True, required=False)
+    thumbnail_url = HttpURLField(max_length=500, allow_blank=True, required=False)
+    settings = JSONObjectField(required=False)
+    stats = JSONObjectField(required=False)
     status = serializers.ChoiceField(
         choices=[("active", "active"), ("archived", "archived")],
         required=False,
         help_text="Only on update: archive or re-activate. Use DELETE to delete.",
     )
+
+    def validate_tech_stack(self, value: list[str]) -> list[str]:
+        """Repeats (in any case) are dropped, first spelling kept: a tag list, not an error."""
+        seen: set[str] = set()
+        return [item for item in value if not (item.lower() in seen or seen.add(item.lower()))]
 
 
 class CollaboratorSerializer(serializers.ModelSerializer):
@@ -170,11 +185,14 @@ class ExecutionResultFields(serializers.Serializer):
     model = StrictCharField(max_length=100, allow_blank=True, required=False)
     input_tokens = _token_field()
     output_tokens = _token_field()
-    cached_input_tokens = _token_field()
+    cached_input_tokens = StrictIntegerField(
+        min_value=0, max_value=MAX_TOKENS, required=False,
+        help_text="The part of input_tokens read from the provider's prompt cache (at most input_tokens).",
+    )
     tokens_saved = _token_field()
     execution_time_ms = StrictIntegerField(min_value=0, max_value=MAX_TOKENS, required=False, allow_null=True)
     error_message = StrictCharField(max_length=10_000, allow_blank=True, required=False)
-    metadata = serializers.DictField(required=False)
+    metadata = JSONObjectField(required=False)
 
 
 class ExecutionCreateSerializer(ExecutionResultFields):
@@ -206,6 +224,7 @@ class UsageMetricSerializer(serializers.ModelSerializer):
 
 class BudgetSerializer(serializers.ModelSerializer):
     status = serializers.SerializerMethodField()
+    warn_ratio = serializers.FloatField(read_only=True, help_text="Share of the limit that triggers the warning.")
 
     class Meta:
         model = Budget
@@ -224,7 +243,11 @@ class BudgetWriteSerializer(serializers.Serializer):
     monthly_limit = StrictIntegerField(
         min_value=1, max_value=10**15, help_text="Tokens, or micro-USD for a cost budget (1 USD = 1,000,000)."
     )
-    warn_ratio = serializers.DecimalField(
-        max_digits=4, decimal_places=3, min_value=Decimal("0.01"), max_value=Decimal("1"), default=Decimal("0.8")
+    warn_ratio = StrictFloatField(
+        min_value=0.01, max_value=1, default=0.8,
+        help_text="Warn when this share of the limit is used (0.01–1, kept to 3 decimals).",
     )
+
+    def validate_warn_ratio(self, value: float) -> Decimal:
+        return max(Decimal("0.010"), round(Decimal(str(value)), 3))
     hard_cap = StrictBooleanField(default=False)

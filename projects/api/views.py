@@ -1,7 +1,8 @@
 """Projects API: thin views that load through selectors and write through services."""
 
+import re
+
 from django.http import Http404
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import generics, mixins, status, viewsets
 from rest_framework.decorators import action
@@ -28,11 +29,13 @@ from .serializers import (
     UsageMetricSerializer,
 )
 
+IDEMPOTENCY_KEY_RE = re.compile(r"^[!-~]{1,255}$")
 IDEMPOTENCY_HEADER = OpenApiParameter(
     "Idempotency-Key",
-    OpenApiTypes.STR,
+    {"type": "string", "pattern": IDEMPOTENCY_KEY_RE.pattern, "minLength": 1, "maxLength": 255},
     OpenApiParameter.HEADER,
-    description="Retrying a POST with the same key returns the first result (200) instead of a duplicate.",
+    description="1–255 visible ASCII characters, e.g. a UUID. Retrying a POST with the same key returns "
+    "the first result (200) instead of a duplicate.",
 )
 
 
@@ -201,6 +204,7 @@ class ExecutionViewSet(ProjectScopedMixin, mixins.ListModelMixin, mixins.Retriev
     filterset_class = ExecutionFilter
     queryset = AgentExecution.objects.none()
     http_method_names = ["get", "post", "patch", "head", "options"]
+    partial_update_requires_fields = True  # PATCH finishes the run: status is required
 
     def get_queryset(self):
         project = self.get_project()
@@ -222,8 +226,8 @@ class ExecutionViewSet(ProjectScopedMixin, mixins.ListModelMixin, mixins.Retriev
     def create(self, request, project_id=None):
         project = self.get_project()
         key = request.headers.get("Idempotency-Key")
-        if key is not None and not (1 <= len(key) <= 255):
-            raise ValidationError({"Idempotency-Key": ["Must be 1 to 255 characters."]})
+        if key is not None and not IDEMPOTENCY_KEY_RE.fullmatch(key):
+            raise ValidationError({"Idempotency-Key": ["Must be 1 to 255 visible ASCII characters (no spaces)."]})
         serializer = ExecutionCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         execution, created = services.execution_record(

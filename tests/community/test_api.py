@@ -192,6 +192,40 @@ def test_attachment_upload_and_send(people, channels_):
     assert fake.status_code == 400
 
 
+@pytest.mark.parametrize(
+    "name, declared, body, stored_type, extension",
+    [
+        ("a.png", "", "png", "image/png", "png"),  # no part Content-Type: the bytes say what it is
+        ("photo", "application/octet-stream", "png", "image/png", "png"),
+        ("a.txt", "image/png", "png", "image/png", "png"),
+        ("evil.html", "text/plain", b"<script>alert(1)</script>", "text/plain", "txt"),  # never served as HTML
+        ("data.json", "", b'{"a": 1}', "application/json", "json"),
+        ("paper.pdf", "application/pdf", b"%PDF-1.4\n%%EOF", "application/pdf", "pdf"),
+    ],
+)
+def test_attachment_type_comes_from_the_content_and_sets_the_stored_extension(people, name, declared, body, stored_type, extension):
+    if body == "png":
+        buffer = io.BytesIO()
+        Image.new("RGB", (2, 2), "blue").save(buffer, format="PNG")
+        body = buffer.getvalue()
+    upload = SimpleUploadedFile(name, body, content_type=declared)
+    response = as_user(people["alice"]).post("/api/community/attachments/", {"file": upload}, format="multipart")
+    assert response.status_code == 201, response.json()
+    assert response.json()["content_type"] == stored_type
+    assert response.json()["name"] == name
+    assert response.json()["url"].endswith(f".{extension}")
+
+
+@pytest.mark.parametrize(
+    "name, declared, body",
+    [("x.pdf", "application/pdf", b"not a pdf"), ("x.svg", "image/svg+xml", b"<svg/>"), ("x", "", b"\x00\x01")],
+)
+def test_attachments_that_are_not_what_they_claim_or_not_allowed_are_400(people, name, declared, body):
+    upload = SimpleUploadedFile(name, body, content_type=declared)
+    response = as_user(people["alice"]).post("/api/community/attachments/", {"file": upload}, format="multipart")
+    assert response.status_code == 400 and "file" in response.json()["error"]["fields"]
+
+
 def test_history_query_count_is_constant(people, channels_, django_assert_max_num_queries, settings):
     settings.COMMUNITY_POST_RATE = {"messages": 1000, "seconds": 10}
     general = channels_["general"]

@@ -116,9 +116,11 @@ def test_idempotency_key_reused_on_another_project_is_409(client, user, project)
     assert client.post(url(other), finished_run(), format="json", HTTP_IDEMPOTENCY_KEY="k").status_code == 409
 
 
-def test_overlong_idempotency_key_is_400(client, project):
-    response = client.post(url(project), finished_run(), format="json", HTTP_IDEMPOTENCY_KEY="k" * 256)
+@pytest.mark.parametrize("key", ["k" * 256, "", "two words", "naïve"])
+def test_a_malformed_idempotency_key_is_400_and_records_nothing(client, project, key):
+    response = client.post(url(project), finished_run(), format="json", HTTP_IDEMPOTENCY_KEY=key)
     assert response.status_code == 400 and "Idempotency-Key" in response.json()["error"]["fields"]
+    assert not project.executions.exists()
 
 
 def test_list_filters_and_order(client, user, project):
@@ -224,8 +226,16 @@ def test_budget_hard_cap_refuses_with_402(client, user, project):
 def test_budget_validation(client, project):
     response = client.post(f"/api/projects/{project.pk}/budgets/", {"metric": "tokens", "monthly_limit": 0}, format="json")
     assert response.status_code == 400 and "monthly_limit" in response.json()["error"]["fields"]
-    response = client.post("/api/budgets/", {"metric": "tokens", "monthly_limit": 10, "warn_ratio": "1.5"}, format="json")
-    assert response.status_code == 400 and "warn_ratio" in response.json()["error"]["fields"]
+    for bad_ratio in (1.5, 0, "0.5", True):
+        response = client.post("/api/budgets/", {"metric": "tokens", "monthly_limit": 10, "warn_ratio": bad_ratio}, format="json")
+        assert response.status_code == 400 and "warn_ratio" in response.json()["error"]["fields"], bad_ratio
+
+
+def test_budget_warn_ratio_is_a_number_kept_to_three_decimals(client):
+    response = client.post("/api/budgets/", {"metric": "tokens", "monthly_limit": 10, "warn_ratio": 0.12345}, format="json")
+    assert response.status_code == 201
+    assert response.json()["warn_ratio"] == 0.123
+    assert client.get("/api/budgets/").json()["results"][0]["warn_ratio"] == 0.123
 
 
 def test_setting_a_budget_twice_replaces_it(client, user):

@@ -48,9 +48,15 @@ def test_create_returns_the_project_and_meters_it(owner_client, user):
         ({"name": "x", "tech_stack": ["x" * 41]}, "tech_stack"),
         ({"name": "x", "tech_stack": ["a"] * 31}, "tech_stack"),
         ({"name": "x", "tech_stack": [1]}, "tech_stack"),
-        ({"name": "x", "tech_stack": ["Go", "go"]}, "tech_stack"),
+        ({"name": "x", "tech_stack": ["  "]}, "tech_stack"),
+        ({"name": "   "}, "name"),
+        ({"name": "a\x00b"}, "name"),
         ({"name": "x", "github_repo": "not a url"}, "github_repo"),
+        ({"name": "x", "github_repo": "javascript:alert(1)//github.com"}, "github_repo"),
+        ({"name": "x", "github_repo": "https://github.com/a b"}, "github_repo"),
         ({"name": "x", "settings": []}, "settings"),
+        ({"name": "x", "settings": {"a\x00": 1}}, "settings"),  # PostgreSQL's jsonb cannot hold NUL
+        ({"name": "x", "stats": {"a": [{"b": "\x00"}]}}, "stats"),
         ({"name": "x" * 256}, "name"),
     ],
 )
@@ -59,6 +65,12 @@ def test_invalid_projects_get_field_errors(owner_client, payload, field):
     assert response.status_code == 400
     assert field in response.json()["error"]["fields"]
     assert Project.objects.count() == 0
+
+
+def test_repeated_tech_tags_are_dropped_not_refused(owner_client):
+    response = owner_client.post("/api/projects/", {"name": "x", "tech_stack": ["Go", " go ", "Rust", "GO"]}, format="json")
+    assert response.status_code == 201
+    assert response.json()["tech_stack"] == ["Go", "Rust"]
 
 
 def test_list_is_newest_updated_first_and_filters(owner_client, user):
