@@ -1,8 +1,6 @@
 from allauth.account.decorators import secure_admin_login
-from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path, re_path
-from django.views.static import serve as serve_media
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from accounts.urls import public_urlpatterns as account_public_urls
@@ -58,7 +56,7 @@ urlpatterns = [
         name="pricing",
     ),
     # Uploaded avatars. Fine at this scale; put object storage or a CDN in front when it grows.
-    re_path(r"^media/(?P<path>.*)$", serve_media, {"document_root": settings.MEDIA_ROOT}),
+    re_path(r"^media/(?P<path>.*)$", views.media),
 ]
 
 handler400 = "agentwise.views.handler400"

@@ -1,6 +1,8 @@
 """Site-wide pages and error handlers."""
 
+from django.conf import settings
 from django.shortcuts import render
+from django.views.static import serve
 
 from agentwise.api.errors import error_response
 
@@ -50,3 +52,11 @@ def csrf_failure(request, reason=""):
     if _wants_json(request):
         return error_response(403, f"CSRF check failed: {reason}", code="csrf_failed")
     return render(request, "errors/403.html", {"reason": reason}, status=403)
+
+
+def media(request, path: str):
+    """User uploads (avatars, attachments), sandboxed: opened directly, a file can never run script
+    on our origin, whatever a browser makes of it."""
+    response = serve(request, path, document_root=settings.MEDIA_ROOT)
+    response["Content-Security-Policy"] = "sandbox; default-src 'none'; img-src 'self'; style-src 'unsafe-inline'"
+    return response

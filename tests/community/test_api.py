@@ -214,6 +214,9 @@ def test_attachment_type_comes_from_the_content_and_sets_the_stored_extension(pe
     assert response.json()["content_type"] == stored_type
     assert response.json()["name"] == name
     assert response.json()["url"].endswith(f".{extension}")
+    served = as_user(people["bob"]).get(response.json()["url"])
+    assert served.status_code == 200 and served["Content-Type"].startswith(stored_type)
+    assert served["Content-Security-Policy"].startswith("sandbox")
 
 
 @pytest.mark.parametrize(
