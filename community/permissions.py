@@ -62,7 +62,8 @@ def message_channel_not_archived(user, message) -> bool:
 
 rules.add_perm("community.view_channel", can_see_channel)
 rules.add_perm("community.post_message", can_see_channel & channel_accepts_posts)
-rules.add_perm("community.view_message", can_see_message)
+rules.add_perm("community.view_message", can_see_message)  # deleted ones too, as a tombstone in lists
+rules.add_perm("community.read_message", can_see_message & message_is_live)  # the message itself and its edits
 rules.add_perm(
     "community.change_message", can_see_message & message_is_live & message_channel_not_archived & (is_author | rules.is_staff)
 )

@@ -44,12 +44,14 @@ def channel_get_visible(*, user, channel_id) -> Channel:
     return channel
 
 
-def message_get_visible(*, user, message_id) -> Message:
+def message_get_visible(*, user, message_id, deleted_ok: bool = True) -> Message:
+    """A message the user can see; ``deleted_ok=False`` for the message itself (gone once deleted)
+    rather than its place in a list or a thread (kept as a tombstone)."""
     try:
         message = Message.objects.select_related("channel", "user", "user__profile").get(pk=message_id)
     except (ValueError, TypeError, ValidationError):
         raise Message.DoesNotExist from None
-    if not user.has_perm("community.view_message", message):
+    if not user.has_perm("community.view_message" if deleted_ok else "community.read_message", message):
         raise Message.DoesNotExist
     return message
 

@@ -2,6 +2,7 @@
 every DRF text field enforces, so a client (or a fuzzer) reading the schema knows what is accepted."""
 
 from drf_spectacular import openapi
+from drf_spectacular.contrib.django_filters import DjangoFilterExtension
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 
 from .fields import JSON_VALUE_SCHEMA
@@ -161,3 +162,17 @@ class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
             "bearerFormat": "aw_<key>",
             "description": "A personal API key: `Authorization: Bearer aw_...`.",
         }
+
+
+class LengthLimitedFilterExtension(DjangoFilterExtension):
+    """Filter parameters also state their ``max_length`` (drf-spectacular leaves it out)."""
+
+    priority = 1
+
+    def resolve_filter_field(self, auto_schema, model, filterset_class, field_name, filter_field):
+        parameters = super().resolve_filter_field(auto_schema, model, filterset_class, field_name, filter_field)
+        max_length = filter_field.extra.get("max_length")
+        if max_length:
+            for parameter in parameters:
+                parameter["schema"]["maxLength"] = max_length
+        return parameters

@@ -41,9 +41,9 @@ def _channel(request, channel_id) -> Channel:
         raise Http404 from None
 
 
-def _message(request, message_id) -> Message:
+def _message(request, message_id, *, deleted_ok: bool = False) -> Message:
     try:
-        return selectors.message_get_visible(user=request.user, message_id=message_id)
+        return selectors.message_get_visible(user=request.user, message_id=message_id, deleted_ok=deleted_ok)
     except Message.DoesNotExist:
         raise Http404 from None
 
@@ -112,7 +112,7 @@ class ChannelMessagesView(APIView):
         serializer = MessageCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        parent = _message(request, data["parent"]) if data.get("parent") else None
+        parent = _message(request, data["parent"], deleted_ok=True) if data.get("parent") else None
         message = services.message_post(
             actor=request.user,
             channel=channel,
@@ -131,7 +131,7 @@ class ChannelReadView(APIView):
         channel = _channel(request, channel_id)
         serializer = ReadMarkerSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        thread = _message(request, serializer.validated_data["thread"]) if serializer.validated_data.get("thread") else None
+        thread = _message(request, serializer.validated_data["thread"], deleted_ok=True) if serializer.validated_data.get("thread") else None
         marker = services.read_mark(actor=request.user, channel=channel, seq=serializer.validated_data["seq"], thread=thread)
         return Response({"last_read_seq": marker.last_read_seq})
 
@@ -161,9 +161,9 @@ class MessageDetailView(APIView):
 class ThreadView(APIView):
     @extend_schema(summary="A thread: the first message and its replies, oldest first", responses=MessagePageSerializer)
     def get(self, request, message_id):
-        root = _message(request, message_id)
+        root = _message(request, message_id, deleted_ok=True)
         if root.parent_id is not None:
-            root = _message(request, root.parent_id)
+            root = _message(request, root.parent_id, deleted_ok=True)
         replies = selectors.thread_messages(root=root)
         return Response({"results": _payloads([root, *replies], request.user), "has_more": len(replies) >= selectors.HISTORY_MAX})
 

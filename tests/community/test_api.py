@@ -131,6 +131,15 @@ def test_send_by_rest_edit_history_delete_keeps_thread(people, channels_):
     thread = as_user(people["bob"]).get(f"/api/community/messages/{message_id}/thread/").json()["results"]
     assert thread[0]["deleted"] is True and thread[0]["content"] == ""
     assert [m["content"] for m in thread[1:]] == ["re"]
+    # Gone as itself (its earlier versions too); kept as a tombstone in its thread and the history.
+    bob = as_user(people["bob"])
+    for path in ("", "edits/"):
+        assert bob.get(f"/api/community/messages/{message_id}/{path}").status_code == 404
+    assert client.delete(f"/api/community/messages/{message_id}/").status_code == 404
+    assert client.patch(f"/api/community/messages/{message_id}/", {"content": "back"}, format="json").status_code == 404
+    assert bob.post(f"/api/community/messages/{message_id}/reactions/", {"emoji": "👍"}, format="json").status_code == 404
+    page = bob.get(f"/api/community/channels/{general.pk}/messages/").json()["results"]
+    assert [(m["id"], m["deleted"]) for m in page] == [(message_id, True)]
 
 
 @pytest.mark.parametrize(
