@@ -6,6 +6,12 @@ from django.core.validators import RegexValidator
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+# Text rules DRF's CharField enforces, as schema patterns: never a NUL character; and, when a value
+# is required, not blank once whitespace is stripped (Python's \s: what str.strip() removes).
+NO_NUL = r"^[^\x00]*$"
+NOT_BLANK = r"^[^\x00]*[^\x00\s][^\x00]*$"
+UUID = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+
 # Stricter than Django's URLValidator (which models still run), and stated as a schema pattern, so
 # what the OpenAPI schema calls valid is exactly what the API takes: http(s), a host of 2 to 5
 # labels ending in an alphabetic TLD (at most 220 characters), an optional port, then any visible
@@ -84,7 +90,7 @@ def _contains_nul(value) -> bool:
 @extend_schema_field(
     {
         "type": "object",
-        "propertyNames": {"pattern": r"^[^\x00]*$"},
+        "propertyNames": {"pattern": NO_NUL},
         "additionalProperties": {"$ref": "#/components/schemas/JsonValue"},
     }
 )
@@ -104,12 +110,12 @@ class JSONObjectField(serializers.DictField):
 JSON_VALUE_SCHEMA = {
     "description": "Any JSON value; text anywhere in it has no NUL character.",
     "anyOf": [
-        {"type": "string", "pattern": r"^[^\x00]*$"},
+        {"type": "string", "pattern": NO_NUL},
         {"type": ["number", "boolean", "null"]},
         {"type": "array", "items": {"$ref": "#/components/schemas/JsonValue"}},
         {
             "type": "object",
-            "propertyNames": {"pattern": r"^[^\x00]*$"},
+            "propertyNames": {"pattern": NO_NUL},
             "additionalProperties": {"$ref": "#/components/schemas/JsonValue"},
         },
     ],

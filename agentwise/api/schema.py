@@ -5,10 +5,7 @@ from drf_spectacular import openapi
 from drf_spectacular.contrib.django_filters import DjangoFilterExtension
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 
-from .fields import JSON_VALUE_SCHEMA
-
-NO_NUL = r"^[^\x00]*$"
-NOT_BLANK = r"^[^\x00]*[^\x00\s][^\x00]*$"
+from .fields import JSON_VALUE_SCHEMA, NO_NUL, NOT_BLANK, UUID
 
 
 class AutoSchema(openapi.AutoSchema):
@@ -32,9 +29,6 @@ def _is_free_text(schema: dict) -> bool:
     return schema.get("type") == "string" and not {"format", "enum", "pattern", "oneOf", "anyOf", "allOf"} & set(schema)
 
 
-UUID = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
-
-
 def _add_string_rules(schema: dict) -> None:
     """DRF's CharField refuses NUL characters always, and a blank (all-whitespace) value unless allow_blank.
 
@@ -45,9 +39,8 @@ def _add_string_rules(schema: dict) -> None:
         schema["pattern"] = NOT_BLANK if schema.get("minLength", 0) >= 1 else NO_NUL
     if schema.get("format") == "uuid" and "pattern" not in schema:
         schema["pattern"] = UUID
-    for key in ("properties",):
-        for child in schema.get(key, {}).values():
-            _add_string_rules(child)
+    for child in schema.get("properties", {}).values():
+        _add_string_rules(child)
     if isinstance(schema.get("items"), dict):
         _add_string_rules(schema["items"])
     for variant in schema.get("oneOf", []):
@@ -69,9 +62,12 @@ def document_string_rules(result, generator, request, public):
     """Request bodies and text query parameters: no NUL characters; required text is not blank.
 
     A text filter (``?search=``) given empty or blank is refused (``StrictFilterSet``), so its
-    parameter is documented as at least one non-blank character.
+    parameter is documented as at least one non-blank character. ``JsonValue`` is what
+    ``JSONObjectField`` values refer to.
     """
-    for name, component in result.get("components", {}).get("schemas", {}).items():
+    components = result.setdefault("components", {}).setdefault("schemas", {})
+    components["JsonValue"] = JSON_VALUE_SCHEMA
+    for name, component in components.items():
         if name.endswith("Request"):
             _add_string_rules(component)
         else:
@@ -129,7 +125,6 @@ def add_error_responses(result, generator, request, public):
     """Adds the error responses every operation can return, all sharing one schema."""
     components = result.setdefault("components", {}).setdefault("schemas", {})
     components["Error"] = ERROR_SCHEMA
-    components["JsonValue"] = JSON_VALUE_SCHEMA
     ref = {"$ref": "#/components/schemas/Error"}
     for path, path_item in result.get("paths", {}).items():
         for method, operation in path_item.items():

@@ -1,6 +1,6 @@
 """What the OpenAPI schema says about message content, which one field rule cannot state."""
 
-from agentwise.api.schema import NO_NUL, NOT_BLANK
+from agentwise.api.fields import NO_NUL, NOT_BLANK
 
 from ..models import MAX_MESSAGE_CHARS
 

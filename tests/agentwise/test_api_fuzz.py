@@ -34,13 +34,17 @@ BASE_CHECKS = [
 ]
 CHECKS = [*BASE_CHECKS, positive_data_acceptance]
 
-# Schema-valid requests these refuse (400) for reasons no schema can state: they name a user or an
-# attachment that does not exist, invite the owner, or upload bytes that are not the image they claim.
+# Schema-valid requests these refuse (400) for reasons no schema can state: they name a user, an
+# attachment or a cursor message that does not exist, invite the owner, upload bytes that are not the
+# image they claim, or report more cached input tokens than input tokens (a rule between two fields).
 DATA_DEPENDENT = {
-    ("POST", "/api/projects/{project_id}/collaborators/"),
-    ("POST", "/api/projects/{id}/transfer/"),
+    ("GET", "/api/community/channels/{channel_id}/messages/"),
     ("POST", "/api/community/channels/{channel_id}/messages/"),
     ("POST", "/api/community/attachments/"),
+    ("POST", "/api/projects/{project_id}/collaborators/"),
+    ("POST", "/api/projects/{id}/transfer/"),
+    ("POST", "/api/projects/{project_id}/executions/"),
+    ("PATCH", "/api/projects/{project_id}/executions/{id}/"),
 }
 
 
