@@ -59,9 +59,10 @@ def _load_channel(user, channel_id) -> Channel:
 
 
 @database_sync_to_async
-def _load_message(user, message_id) -> Message:
+def _load_message(user, message_id, *, deleted_ok: bool = False) -> Message:
+    """As the REST API: a deleted message is gone as itself (edit, delete, react: not_found)."""
     try:
-        return selectors.message_get_visible(user=user, message_id=message_id)
+        return selectors.message_get_visible(user=user, message_id=message_id, deleted_ok=deleted_ok)
     except Message.DoesNotExist:
         raise FrameError("not_found", "No such message.") from None
 
@@ -212,7 +213,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         attachments = frame.get("attachments") or []
         if not isinstance(attachments, list) or not all(isinstance(a, str) for a in attachments):
             raise FrameError("invalid", "`attachments` is a list of attachment ids.", {"attachments": "invalid"})
-        parent = await _load_message(self.user, parent_id) if parent_id else None
+        parent = await _load_message(self.user, parent_id, deleted_ok=True) if parent_id else None
         message = await database_sync_to_async(services.message_post)(
             actor=self.user,
             channel=channel,

@@ -149,6 +149,16 @@ async def test_edit_delete_and_react_broadcast(connect, people, channels_):
     deleted = await bob.recv()
     assert deleted["type"] == "message:deleted" and deleted["id"] == message_id
 
+    # Gone as itself, as over REST: reacting to or editing it again is not_found, and the socket stays.
+    await bob.send(type="reaction:toggle", message=message_id, emoji="👍", ref="r1")
+    error = await bob.recv()
+    assert error["type"] == "error" and error["code"] == "not_found"
+    await alice.send(type="message:edit", id=message_id, content="back", ref="e1")
+    error = await alice.recv(skip=("message:deleted",))
+    assert error["type"] == "error" and error["code"] == "not_found"
+    await bob.send(type="ping")
+    assert (await bob.recv())["type"] == "pong"
+
 
 async def test_typing_goes_to_others_only_and_expires(connect, people, channels_, settings):
     settings.TYPING_TTL_SECONDS = 0.5
