@@ -9,12 +9,17 @@ def let_django_parse_request_bodies() -> None:
     names: django/daphne#447), answers a bare 400 with no body or headers that never reaches our
     JSON error handling or the logs. Turning it off also saves parsing each upload twice.
     """
+    import inspect
+
     try:
         from daphne.http_protocol import WebRequest
+        from twisted.web.http import Request
     except ImportError:  # pragma: no cover - daphne is a declared dependency
         return
     if getattr(WebRequest, "_django_parses_bodies", False):
         return
+    if "parsePOSTFormSubmission" not in inspect.signature(Request.__init__).parameters:
+        return  # a Twisted older than the pinned one (.ci/constraints.txt): it keeps parsing itself
     original_init = WebRequest.__init__
 
     def __init__(self, *args, **kwargs):

@@ -348,7 +348,7 @@ REST_FRAMEWORK = {
     },
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     # JSON only: the API has no file uploads, and one media type keeps the schema honest.
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["agentwise.api.parsers.JSONParser"],
     "DEFAULT_SCHEMA_CLASS": "agentwise.api.schema.AutoSchema",
     "EXCEPTION_HANDLER": "agentwise.api.errors.exception_handler",
     "NON_FIELD_ERRORS_KEY": "non_field_errors",

@@ -12,7 +12,7 @@ MAX_MESSAGE_CHARS = 4000
 MAX_EMOJI_CHARS = 16
 
 # One emoji as people type them: a pictograph with its modifiers (variation selector, skin tone,
-# keycap, tag), flags as two regional indicators, and ZWJ sequences (👩‍💻). The same text is the
+# keycap, tag), a flag (two regional indicators), or a ZWJ sequence (👩‍💻); never two emoji. The same text is the
 # API schema's pattern, so what a client reads there is exactly what is accepted; it holds the
 # characters themselves (Python escapes): JSON Schema's regex dialect has no \U escape.
 _EMOJI_BASE = (
@@ -21,7 +21,8 @@ _EMOJI_BASE = (
 )
 _EMOJI_MODIFIER = "[\ufe0f\u20e3\U0001f3fb-\U0001f3ff\U000e0020-\U000e007f]"
 _EMOJI_UNIT = f"(?:{_EMOJI_BASE}{_EMOJI_MODIFIER}*|[#*0-9]\ufe0f?\u20e3)"
-EMOJI_PATTERN = f"^{_EMOJI_UNIT}(?:\u200d?{_EMOJI_UNIT}){{0,3}}$"
+_EMOJI_FLAG = "[\U0001f1e6-\U0001f1ff]{2}"
+EMOJI_PATTERN = f"^(?:{_EMOJI_FLAG}|{_EMOJI_UNIT}(?:\u200d{_EMOJI_UNIT}){{0,3}})$"
 
 
 class ChannelType(models.TextChoices):

@@ -7,17 +7,25 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 # Text rules DRF's CharField enforces, as schema patterns: never a NUL character; and, when a value
-# is required, not blank once whitespace is stripped (Python's \s: what str.strip() removes).
+# is required, not blank once stripped. The whitespace is spelled out (what Python's str.strip()
+# removes) because a JSON Schema reader's \s is JavaScript's, which differs (\x1c-\x1f, \x85, \ufeff).
+_PY_SPACE = "\\t-\\r\\x1c-\\x20\\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000"
 NO_NUL = r"^[^\x00]*$"
-NOT_BLANK = r"^[^\x00]*[^\x00\s][^\x00]*$"
+NOT_BLANK = rf"^[^\x00]*[^\x00{_PY_SPACE}][^\x00]*$"
 UUID = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 
-# Stricter than Django's URLValidator (which models still run), and stated as a schema pattern, so
-# what the OpenAPI schema calls valid is exactly what the API takes: http(s), a host of 2 to 5
-# labels ending in an alphabetic TLD (at most 220 characters), an optional port, then any visible
-# ASCII. "format: uri" would promise more than Django accepts (IP literals, user info, spaces).
+# Stricter than Django's URLValidator (which models still run; a property test checks the subset),
+# and stated as a schema pattern, so what the OpenAPI schema calls valid is exactly what the API
+# takes: http(s) in any case; a host of up to 4 labels of up to 63 characters, or up to 8 of up to 30
+# (so never over DNS's 253), ending in an alphabetic or punycode TLD; an optional port; then a path
+# without whitespace. Hosts are ASCII: give an IDN in its xn-- form. No lookahead, no flags: JSON
+# Schema readers (and fuzzers generating from the pattern) handle neither well.
+_LABEL63 = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_LABEL30 = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,28}[A-Za-z0-9])?"
+_TLD = r"(?:[A-Za-z]{2,24}|xn--[A-Za-z0-9]{1,30})\.?"
+_PATH = r"[^\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff]"
 HTTP_URL_RE = re.compile(
-    r"^https?://(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,46}[A-Za-z0-9])?\.){1,4}[A-Za-z]{2,24}(?::[0-9]{1,5})?(?:[/?#][!-~]*)?$"
+    rf"^[Hh][Tt][Tt][Pp][Ss]?://(?:(?:{_LABEL63}\.){{1,3}}|(?:{_LABEL30}\.){{1,7}}){_TLD}(?::[0-9]{{1,5}})?(?:[/?#]{_PATH}*)?$"
 )
 
 
@@ -77,14 +85,28 @@ class StrictFloatField(serializers.FloatField):
         return super().to_internal_value(data)
 
 
-def _contains_nul(value) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_contains_nul(key) or _contains_nul(item) for key, item in value.items())
-    if isinstance(value, list):
-        return any(_contains_nul(item) for item in value)
-    return False
+MAX_JSON_DEPTH = 32
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _json_problem(value) -> str | None:
+    """Why PostgreSQL's jsonb (or we) refuse this value, walking it without recursion."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > MAX_JSON_DEPTH:
+            return f"Nested deeper than {MAX_JSON_DEPTH} levels."
+        if isinstance(item, str):
+            if "\x00" in item:
+                return "Text in this object may not contain NUL (\\u0000) characters."
+            if _LONE_SURROGATE.search(item):
+                return "Text in this object may not contain lone surrogates (\\ud800-\\udfff): not valid Unicode."
+        elif isinstance(item, dict):
+            stack.extend((key, depth) for key in item)
+            stack.extend((child, depth + 1) for child in item.values())
+        elif isinstance(item, list):
+            stack.extend((child, depth + 1) for child in item)
+    return None
 
 
 @extend_schema_field(
@@ -97,13 +119,16 @@ def _contains_nul(value) -> bool:
 class JSONObjectField(serializers.DictField):
     """A free-form JSON object (settings, stats, metadata) that PostgreSQL's jsonb can store.
 
-    jsonb has no NUL character (``\\u0000``): one anywhere, key or value, is a 400 instead of a 500.
+    jsonb has no NUL character (``\\u0000``) and takes only valid Unicode: either anywhere, key or
+    value, is a 400 instead of a 500 (DRF's CharField refuses both in plain text fields already);
+    so is nesting deeper than MAX_JSON_DEPTH (settings are not a place for a deep tree).
     """
 
     def to_internal_value(self, data):
         value = super().to_internal_value(data)
-        if _contains_nul(value):
-            raise serializers.ValidationError("Text in this object may not contain NUL (\\u0000) characters.")
+        problem = _json_problem(value)
+        if problem:
+            raise serializers.ValidationError(problem)
         return value
 
 

@@ -3,8 +3,10 @@
 from rest_framework import pagination
 from rest_framework.exceptions import ValidationError
 
+MAX_PAGE = 10**18 - 1  # 18 digits: int() is never handed a huge string (it refuses 4,300+ digits)
 
-def single_positive_int(request, name: str, *, maximum: int | None = None) -> int | None:
+
+def single_positive_int(request, name: str, *, maximum: int = MAX_PAGE) -> int | None:
     """The query parameter as an int, None when absent; a bad, repeated or out-of-range value is a 400.
 
     A typo'd page is an error to report, not a silent fall back to page 1 (DRF reads ``?page=``
@@ -13,12 +15,13 @@ def single_positive_int(request, name: str, *, maximum: int | None = None) -> in
     values = request.query_params.getlist(name)
     if not values:
         return None
-    bounds = f"from 1 to {maximum}" if maximum else "of at least 1"
-    if len(values) > 1 or not values[0].isascii() or not values[0].isdigit() or int(values[0]) < 1 or (
-        maximum and int(values[0]) > maximum
+    raw = values[0]
+    if len(values) > 1 or not (1 <= len(raw) <= 18) or not raw.isascii() or not raw.isdigit() or not (
+        1 <= int(raw) <= maximum
     ):
+        bounds = "of at least 1" if maximum == MAX_PAGE else f"from 1 to {maximum}"
         raise ValidationError({name: [f"Must be one integer {bounds}."]})
-    return int(values[0])
+    return int(raw)
 
 
 class PageNumberPagination(pagination.PageNumberPagination):
@@ -39,5 +42,5 @@ class PageNumberPagination(pagination.PageNumberPagination):
             if parameter["name"] == self.page_size_query_param:
                 parameter["schema"].update({"minimum": 1, "maximum": self.max_page_size})
             if parameter["name"] == self.page_query_param:
-                parameter["schema"]["minimum"] = 1
+                parameter["schema"].update({"minimum": 1, "maximum": MAX_PAGE})
         return parameters

@@ -99,7 +99,7 @@ def test_a_page_past_the_end_is_a_404(user_client):
     assert_error(user_client.get(reverse("api-key-list"), {"page": "99"}), 404, "not_found")
 
 
-@pytest.mark.parametrize("page", ["", "true", "0", "last", "1.0", "١", ["1", "2"]])
+@pytest.mark.parametrize("page", ["", "true", "0", "last", "1.0", "١", ["1", "2"], "9" * 5000])
 def test_a_malformed_or_repeated_page_is_a_400_not_page_one(user_client, page):
     error = assert_error(user_client.get(reverse("api-key-list"), {"page": page}), 400, "invalid")
     assert error["fields"] == {"page": ["Must be one integer of at least 1."]}
@@ -119,3 +119,9 @@ def test_numbers_are_not_silently_turned_into_strings(user_client):
 def test_unknown_api_path_with_control_characters_is_json(api_client):
     assert_error(api_client.get("/api/profiles/a%0Ab%0D/"), 404, "not_found")
     assert_error(api_client.get("/api/profiles/%00/"), 404, "not_found")
+
+
+def test_json_nested_too_deep_for_the_decoder_is_a_400(user_client):
+    body = '{"name": "x", "settings": ' + "[" * 100_000 + "]" * 100_000 + "}"
+    response = user_client.post("/api/projects/", body, content_type="application/json")
+    assert response.status_code == 400 and response.json()["error"]["code"] == "parse_error"

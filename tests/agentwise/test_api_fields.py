@@ -24,7 +24,17 @@ def test_every_url_the_schema_pattern_allows_passes_djangos_model_validator(url)
 
 @pytest.mark.parametrize(
     "url",
-    ["https://github.com/agentwise/cli", "http://docs.example.co.uk:8080/a?b=c#d", "https://a.io"],
+    [
+        "https://github.com/agentwise/cli",
+        "http://docs.example.co.uk:8080/a?b=c#d",
+        "https://a.io",
+        "HTTPS://Example.COM/",
+        "https://my-bucket.s3.dualstack.us-east-1.amazonaws.com/a.png",
+        "https://" + "p" * 63 + ".vercel.app/",
+        "https://xn--mnchen-3ya.de/straße",
+        "https://example.xn--p1ai/",
+        "https://example.com./",
+    ],
 )
 def test_ordinary_links_are_accepted(url):
     assert HttpURLField(max_length=500).run_validation(url) == url
@@ -32,7 +42,10 @@ def test_ordinary_links_are_accepted(url):
 
 @pytest.mark.parametrize(
     "url",
-    ["javascript:alert(1)", "ftp://example.com", "https://localhost", "https://exa mple.com", "https://1.2.3.4/", "//example.com"],
+    [
+        "javascript:alert(1)", "ftp://example.com", "https://localhost", "https://exa mple.com", "https://1.2.3.4/",
+        "//example.com", "https://münchen.de", "https://a.io/x\u2028y", "https://-a.io",
+    ],
 )
 def test_other_links_are_refused(url):
     with pytest.raises(ApiValidationError):
@@ -47,9 +60,24 @@ def test_an_integral_float_is_an_integer_as_json_schema_counts_it():
             field.run_validation(bad)
 
 
-def test_json_objects_refuse_nul_anywhere():
+def _nested(depth):
+    value = {}
+    for _ in range(depth - 1):
+        value = {"a": value}
+    return value
+
+
+def test_json_objects_refuse_nul_anywhere_and_deep_nesting_without_recursing():
     field = JSONObjectField()
     assert field.run_validation({"a": [1, {"b": "ok"}]}) == {"a": [1, {"b": "ok"}]}
-    for bad in ({"\x00": 1}, {"a": "\x00"}, {"a": [{"b\x00": None}]}):
+    assert field.run_validation(_nested(32)) == _nested(32)
+    for bad in ({"\x00": 1}, {"a": "\x00"}, {"a": [{"b\x00": None}]}, {"a": "\udfff"}, {"\ud800": 1}, _nested(33), _nested(5000)):
         with pytest.raises(ApiValidationError):
             field.run_validation(bad)
+
+
+@pytest.mark.parametrize("text, blank", [("\x1c", True), ("\x85 \u3000", True), ("\ufeff", False), (" x ", False)])
+def test_the_not_blank_pattern_agrees_with_python_strip(text, blank):
+    from agentwise.api.fields import NOT_BLANK
+
+    assert (re.search(NOT_BLANK, text) is None) == blank == (text.strip() == "")

@@ -225,7 +225,10 @@ def test_attachment_type_comes_from_the_content_and_sets_the_stored_extension(pe
     assert response.json()["url"].endswith(f".{extension}")
     served = as_user(people["bob"]).get(response.json()["url"])
     assert served.status_code == 200 and served["Content-Type"].startswith(stored_type)
-    assert served["Content-Security-Policy"].startswith("sandbox")
+    if stored_type == "application/pdf":  # Chrome's PDF viewer refuses sandboxed documents
+        assert "Content-Security-Policy" not in served
+    else:
+        assert served["Content-Security-Policy"].startswith("sandbox")
 
 
 @pytest.mark.parametrize(

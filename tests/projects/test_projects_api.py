@@ -67,6 +67,13 @@ def test_invalid_projects_get_field_errors(owner_client, payload, field):
     assert Project.objects.count() == 0
 
 
+def test_a_lone_surrogate_in_a_json_object_is_a_400_not_a_database_error(owner_client):
+    body = '{"name": "x", "settings": {"k": "\\udfff"}}'  # valid JSON text, not valid Unicode
+    response = owner_client.post("/api/projects/", body, content_type="application/json")
+    assert response.status_code == 400 and "settings" in response.json()["error"]["fields"]
+    assert Project.objects.count() == 0
+
+
 def test_repeated_tech_tags_are_dropped_not_refused(owner_client):
     response = owner_client.post("/api/projects/", {"name": "x", "tech_stack": ["Go", " go ", "Rust", "GO"]}, format="json")
     assert response.status_code == 201
