@@ -20,7 +20,7 @@ class ProjectForm(forms.Form):
             raise forms.ValidationError(f"At most {TECH_MAX_ITEMS} entries.")
         if any(len(item) > TECH_MAX_LENGTH for item in items):
             raise forms.ValidationError(f"Each entry at most {TECH_MAX_LENGTH} characters.")
-        return list(dict.fromkeys(items))  # drop repeats, keep order
+        return items  # repeats are dropped by the service
 
     @classmethod
     def initial_for(cls, project) -> dict:

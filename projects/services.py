@@ -76,6 +76,18 @@ def usage_cache_version(user_id) -> int:
 # --- Projects ---------------------------------------------------------------------------------
 
 
+def _project_values(data: dict) -> dict:
+    """The project fields given in ``data``; repeated tech tags (in any case) are dropped, first spelling kept."""
+    values = {field: data[field] for field in PROJECT_FIELDS if field in data}
+    if isinstance(values.get("tech_stack"), list):
+        seen: set[str] = set()
+        values["tech_stack"] = [
+            tag for tag in values["tech_stack"]
+            if not isinstance(tag, str) or not (tag.strip().lower() in seen or seen.add(tag.strip().lower()))
+        ]
+    return values
+
+
 @transaction.atomic
 def project_create(*, actor, data: dict) -> Project:
     """Creates a project owned by ``actor`` (any ``user``/owner in ``data`` is ignored)."""
@@ -83,7 +95,7 @@ def project_create(*, actor, data: dict) -> Project:
         raise PermissionDenied("You cannot create projects.")
     _lock_user(actor)
     limits.require_below(user=actor, limit="max_active_projects", current=_active_project_count(actor))
-    project = Project(user=actor, **{field: data[field] for field in PROJECT_FIELDS if field in data})
+    project = Project(user=actor, **_project_values(data))
     project.full_clean()
     project.save()
     metering.usage_increment(user_id=actor.pk, counts={"projects_created": 1})
@@ -95,9 +107,10 @@ def project_create(*, actor, data: dict) -> Project:
 def project_update(*, actor, project: Project, data: dict) -> Project:
     """Changes fields and moves between active and archived (re-activating counts against the plan)."""
     _require(actor, "projects.change_project", project, "Viewers cannot change the project.")
-    changed = [field for field in PROJECT_FIELDS if field in data]
-    for field in changed:
-        setattr(project, field, data[field])
+    values = _project_values(data)
+    changed = list(values)
+    for field, value in values.items():
+        setattr(project, field, value)
     new_status = data.get("status")
     if new_status and new_status != project.status:
         if new_status not in (ProjectStatus.ACTIVE, ProjectStatus.ARCHIVED):
@@ -476,7 +489,7 @@ def budget_set(
     if budget is None:
         budget = Budget(user=project.user if project else actor, project=project, metric=metric)
     budget.monthly_limit = monthly_limit
-    budget.warn_ratio = warn_ratio
+    budget.warn_ratio = Decimal(str(warn_ratio)).quantize(Decimal("0.001"))  # the column keeps 3 decimals
     budget.hard_cap = hard_cap
     budget.warned_period = None  # a new threshold may warn again this month
     budget.full_clean(validate_constraints=False)

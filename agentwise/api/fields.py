@@ -130,18 +130,3 @@ class JSONObjectField(serializers.DictField):
         if problem:
             raise serializers.ValidationError(problem)
         return value
-
-
-JSON_VALUE_SCHEMA = {
-    "description": "Any JSON value; text anywhere in it has no NUL character.",
-    "anyOf": [
-        {"type": "string", "pattern": NO_NUL},
-        {"type": ["number", "boolean", "null"]},
-        {"type": "array", "items": {"$ref": "#/components/schemas/JsonValue"}},
-        {
-            "type": "object",
-            "propertyNames": {"pattern": NO_NUL},
-            "additionalProperties": {"$ref": "#/components/schemas/JsonValue"},
-        },
-    ],
-}

@@ -9,9 +9,9 @@ class StrictFilterSet(filters.FilterSet):
     def is_valid(self):
         valid = super().is_valid()
         for name in self.filters:
-            values = self.data.getlist(name) if hasattr(self.data, "getlist") else [self.data.get(name)]
             if name not in self.data:
                 continue
+            values = self.data.getlist(name) if hasattr(self.data, "getlist") else [self.data.get(name)]
             if len(values) > 1:
                 self.form.add_error(name, "Give this filter once.")
                 valid = False

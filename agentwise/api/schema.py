@@ -5,7 +5,22 @@ from drf_spectacular import openapi
 from drf_spectacular.contrib.django_filters import DjangoFilterExtension
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 
-from .fields import JSON_VALUE_SCHEMA, NO_NUL, NOT_BLANK, UUID
+from .fields import NO_NUL, NOT_BLANK, UUID
+
+# What JSONObjectField's values refer to (its schema points here).
+JSON_VALUE_SCHEMA = {
+    "description": "Any JSON value; text anywhere in it has no NUL character.",
+    "anyOf": [
+        {"type": "string", "pattern": NO_NUL},
+        {"type": ["number", "boolean", "null"]},
+        {"type": "array", "items": {"$ref": "#/components/schemas/JsonValue"}},
+        {
+            "type": "object",
+            "propertyNames": {"pattern": NO_NUL},
+            "additionalProperties": {"$ref": "#/components/schemas/JsonValue"},
+        },
+    ],
+}
 
 
 class AutoSchema(openapi.AutoSchema):

@@ -1,6 +1,5 @@
 """Projects API shapes."""
 
-from decimal import Decimal
 
 from django.contrib.auth import get_user_model
 from rest_framework import serializers
@@ -87,11 +86,6 @@ class ProjectWriteSerializer(serializers.Serializer):
         required=False,
         help_text="Only on update: archive or re-activate. Use DELETE to delete.",
     )
-
-    def validate_tech_stack(self, value: list[str]) -> list[str]:
-        """Repeats (in any case) are dropped, first spelling kept: a tag list, not an error."""
-        seen: set[str] = set()
-        return [item for item in value if not (item.lower() in seen or seen.add(item.lower()))]
 
 
 class CollaboratorSerializer(serializers.ModelSerializer):
@@ -248,6 +242,4 @@ class BudgetWriteSerializer(serializers.Serializer):
         help_text="Warn when this share of the limit is used (0.01–1, kept to 3 decimals).",
     )
 
-    def validate_warn_ratio(self, value: float) -> Decimal:
-        return max(Decimal("0.010"), round(Decimal(str(value)), 3))
     hard_cap = StrictBooleanField(default=False)
