@@ -9,15 +9,40 @@ from rest_framework.test import APIClient
 from accounts.services import api_key_create
 from agentwise.celery import app as celery_app
 from projects.reference import ensure_reference_data
+from tests import clock
 from tests.factories import StaffFactory, UserFactory
+
+_clock = None
 
 
 def pytest_configure(config):
-    """CI tests the real services: a run there without them fails instead of skipping their tests."""
+    """CI tests the real services: a run there without them fails instead of skipping their tests.
+
+    ``AGENTWISE_TEST_CLOCK`` starts the whole run at that instant (tests/clock.py), before any test module is
+    imported, so module-level code reads the same clock as the tests.
+    """
+    global _clock
     if os.environ.get("CI"):
         missing = [name for name in ("DATABASE_URL", "REDIS_URL") if not os.environ.get(name)]
         if missing:
             raise pytest.UsageError(f"CI must run against PostgreSQL and Redis; {', '.join(missing)} not set (.ci/run sets them)")
+    try:
+        _clock = clock.start()
+    except ValueError as error:
+        raise pytest.UsageError(f"{clock.CLOCK} must be an ISO 8601 instant such as 2026-12-31T23:59:30Z: {error}") from None
+
+
+def pytest_unconfigure(config):
+    global _clock
+    if _clock is not None:
+        _clock.stop()
+        _clock = None
+
+
+def pytest_report_header(config):
+    if _clock is not None:
+        return f"clock: {clock.CLOCK}={os.environ[clock.CLOCK]} (time runs on from there)"
+    return None
 
 
 @pytest.fixture(autouse=True)

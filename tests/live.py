@@ -9,13 +9,14 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 import urllib.request
 from pathlib import Path
 
 from django.conf import settings
 from django.db import connection
+
+from tests import clock
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -54,9 +55,10 @@ class DaphneProcess:
     def start(self, timeout: float = 30) -> DaphneProcess:
         log = open(self.log_path, "w")  # noqa: SIM115 (owned by the process's lifetime)
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port),
-             "--websocket-max-message-size", "1048576", "agentwise.asgi:application"],
-            cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            clock.command("daphne", "-b", "127.0.0.1", "-p", str(self.port),
+                          "--websocket-max-message-size", "1048576", "agentwise.asgi:application"),
+            cwd=ROOT, env={**self.env, **clock.clock_env()}, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

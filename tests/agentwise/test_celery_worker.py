@@ -6,18 +6,20 @@ Redis. Without REDIS_URL (the embedded setup runs tasks eagerly, there is no bro
 
 import os
 import subprocess
-import sys
 import time
 import uuid
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from django.conf import settings
 from django.db import connection
+from django.utils import timezone
 
 from accounts.models import Notification
 from accounts.tasks import send_notification_email_task
 from agentwise.celery import app as celery_app
+from tests import clock
 from tests.factories import UserFactory
 from tests.smtp import SmtpServer
 
@@ -52,9 +54,9 @@ def worker(tmp_path):
     }
     log = open(tmp_path / "worker.log", "w")  # noqa: SIM115 (closed below)
     process = subprocess.Popen(
-        [sys.executable, "-m", "celery", "--app", "agentwise", "worker", "--pool", "solo", "--queues", queue,
-         "--without-gossip", "--without-mingle", "--without-heartbeat", "--loglevel", "INFO"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+        clock.command("celery", "--app", "agentwise", "worker", "--pool", "solo", "--queues", queue,
+                      "--without-gossip", "--without-mingle", "--without-heartbeat", "--loglevel", "INFO"),
+        cwd=ROOT, env={**env, **clock.clock_env()}, stdout=log, stderr=subprocess.STDOUT,
     )
     previous = celery_app.conf.task_always_eager
     celery_app.conf.task_always_eager = False
@@ -87,6 +89,8 @@ def test_refused_email_is_retried_by_the_worker_and_delivered_once(worker):
             break
         time.sleep(0.1)
     assert notification.emailed_at is not None
+    # The worker keeps this process's time (tests/clock.py), even when the run sets AGENTWISE_TEST_CLOCK.
+    assert abs(notification.emailed_at - timezone.now()) < timedelta(minutes=1)
     # Running the task again (a duplicate delivery) sends nothing more: the send is claimed once.
     send_notification_email_task.apply_async(args=[str(notification.pk)], queue=queue)
     time.sleep(1.5)

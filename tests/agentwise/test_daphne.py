@@ -3,9 +3,12 @@
 import json
 import urllib.error
 import urllib.request
+from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 
+from accounts.models import ApiKey
 from tests.factories import UserFactory
 from tests.live import DaphneProcess
 
@@ -52,3 +55,13 @@ def test_an_upload_through_daphne_is_stored(server, api_key_for):
     status, _, content = _post(server, "/api/community/attachments/", body, "multipart/form-data; boundary=B", key)
     assert status == 201, content
     assert json.loads(content)["name"] == "notes.txt"
+
+
+def test_daphne_reads_the_suites_clock(server, api_key_for):
+    """Started through tests/clock.py, daphne keeps the time this process keeps, even under AGENTWISE_TEST_CLOCK."""
+    user = UserFactory()
+    request = urllib.request.Request(f"{server.url}/api/me/", headers={"Authorization": f"Bearer {api_key_for(user)}"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert response.status == 200
+    used_at = ApiKey.objects.get(user=user).last_used_at  # written by daphne on first use
+    assert abs(used_at - timezone.now()) < timedelta(minutes=1)
