@@ -12,11 +12,13 @@ from rest_framework.test import APIClient
 from projects import metering, services
 from projects.limits import plan_limits_changed
 from projects.models import AgentExecution, PlanLimit, ProjectUsage
+from tests import clock
 from tests.factories import UserFactory
 
 from .conftest import finished_run
 
-pytestmark = pytest.mark.django_db(transaction=True)
+# The reports take seconds and are read back per day and month: from noon, none lands in the next period.
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.time_machine(clock.noon_today, tick=True)]
 
 REPORTS = 100
 

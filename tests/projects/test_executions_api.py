@@ -1,6 +1,6 @@
 """Executions: start/finish, idempotency, filters, cost, usage counters, plan limits, budgets, API-call metering."""
 
-from datetime import timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from django.core import mail
@@ -11,10 +11,14 @@ from accounts.models import Notification
 from projects import metering, services
 from projects.limits import plan_limits_changed
 from projects.models import AgentExecution, PlanLimit, ProjectUsage, UsageMetric
+from tests import clock
 
 from .conftest import finished_run
 
-pytestmark = pytest.mark.django_db
+# Counters, plan limits and budget warnings are per UTC day and month: each test runs from noon of the run's
+# day, with time ticking, so reporting and reading back never straddle a period boundary.
+# test_counters_start_again_at_utc_midnight_and_on_the_1st crosses one on purpose.
+pytestmark = [pytest.mark.django_db, pytest.mark.time_machine(clock.noon_today, tick=True)]
 
 
 @pytest.fixture
@@ -209,6 +213,41 @@ def test_budget_warning_once_per_period_in_app_and_email(client, user, project, 
     assert "88%" in notifications[0].title and "Apollo" in notifications[0].title
     assert [m.subject for m in mail.outbox] == [notifications[0].title]
     assert notifications[0].emailed_at is not None
+
+
+def test_counters_and_the_monthly_limit_start_again_on_the_1st_at_utc_midnight(client, user, project, time_machine):
+    """The last second of December counts in December; the next second starts new day and month counters."""
+    PlanLimit.objects.filter(tier="free").update(executions_per_month=1)
+    plan_limits_changed("free")
+    time_machine.move_to(datetime(2026, 12, 31, 23, 59, 59, tzinfo=UTC), tick=False)
+    assert client.post(url(project), finished_run(), format="json").status_code == 201
+    assert client.post(url(project), finished_run(), format="json").status_code == 402  # December's one is used
+
+    time_machine.move_to(datetime(2027, 1, 1, 0, 0, 0, tzinfo=UTC), tick=False)
+    assert client.post(url(project), finished_run(), format="json").status_code == 201
+    for period in ("day", "month"):
+        assert metering.usage_value(user_id=user.pk, metric="executions", period=period) == 1
+        december = datetime(2026, 12, 31, 12, tzinfo=UTC)
+        assert metering.usage_value(user_id=user.pk, metric="executions", period=period, at=december) == 1
+    rows = client.get("/api/usage/", {"metric": "executions", "period": "month"}).json()["results"]
+    assert [(r["period_start"], r["period_end"], r["value"]) for r in rows] == [
+        ("2027-01-01", "2027-01-31", 1),
+        ("2026-12-01", "2026-12-31", 1),
+    ]
+    assert sorted(ProjectUsage.objects.filter(project=project).values_list("period_start", "executions")) == [
+        (date(2026, 12, 1), 1),
+        (date(2027, 1, 1), 1),
+    ]
+
+
+def test_a_budget_warns_again_in_a_new_month(client, user, project, time_machine):
+    services.budget_set(actor=user, project=project, metric="tokens", monthly_limit=25_000)
+    for instant in (datetime(2026, 12, 31, 23, 59, 58, tzinfo=UTC), datetime(2027, 1, 1, 0, 0, 1, tzinfo=UTC)):
+        time_machine.move_to(instant, tick=False)
+        for _ in range(2):
+            client.post(url(project), finished_run(), format="json")  # 22,000 of 25,000 this month: 88 %
+    titles = list(Notification.objects.filter(user=user, kind="budget_warning").values_list("title", flat=True))
+    assert len(titles) == 2 and all("88%" in title for title in titles)
 
 
 def test_budget_hard_cap_refuses_with_402(client, user, project):

@@ -4,8 +4,12 @@ import pytest
 
 from projects import dashboards, services
 from projects.models import Budget, Project, ProjectCollaborator
+from tests import clock
 
 from .conftest import finished_run
+
+# For pages showing this day's and this month's usage: from noon, what was recorded is read back in the same period.
+in_one_period = pytest.mark.time_machine(clock.noon_today, tick=True)
 
 pytestmark = pytest.mark.django_db
 
@@ -99,6 +103,7 @@ def test_fourth_active_project_shows_the_plan_limit(client, user):
     assert Project.objects.filter(user=user).count() == 3
 
 
+@in_one_period
 def test_charts_render_and_escape_user_text(client, team):
     project = team["project"]
     services.execution_record(actor=team["owner"], project=project, data=finished_run(agent_type="<script>x</script>"))
@@ -118,6 +123,7 @@ def test_budget_form_converts_dollars_to_micros(client, team):
     assert (budget.monthly_limit, str(budget.warn_ratio), budget.hard_cap) == (12_500_000, "0.750", True)
 
 
+@in_one_period
 def test_usage_page_and_cache_invalidated_by_new_executions(client, team, django_capture_on_commit_callbacks):
     owner, project = team["owner"], team["project"]
     login(client, owner)

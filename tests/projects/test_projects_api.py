@@ -1,14 +1,14 @@
 """Projects: create, validate, list/filter, archive, soft delete and restore, last access, plan limits."""
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.core import mail
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from projects import services
-from projects.models import Project, ProjectCollaborator, UsageMetric
+from projects import metering, services
+from projects.models import Project, ProjectCollaborator
 from projects.tasks import purge_deleted_projects_task
 from tests.factories import UserFactory
 
@@ -26,7 +26,14 @@ def make(user, name="P", **data):
     return services.project_create(actor=user, data={"name": name, **data})
 
 
-def test_create_returns_the_project_and_meters_it(owner_client, user):
+@pytest.mark.parametrize(
+    "instant",
+    [datetime(2026, 12, 1, 0, 0, 5, tzinfo=UTC), datetime(2026, 12, 31, 23, 59, 59, tzinfo=UTC)],
+    ids=["first-of-month", "last-second-of-month"],
+)
+def test_create_returns_the_project_and_meters_it(owner_client, user, time_machine, instant):
+    """Metered in the day and the month counter; on the 1st both start today, so a counter is found by its whole period."""
+    time_machine.move_to(instant, tick=False)
     response = owner_client.post(
         "/api/projects/",
         {"name": "Apollo", "type": "web", "tech_stack": ["Django", "HTMX"], "github_repo": "https://github.com/a/b"},
@@ -36,7 +43,8 @@ def test_create_returns_the_project_and_meters_it(owner_client, user):
     body = response.json()
     assert body["owner"]["username"] == user.username and body["role"] == "owner" and body["status"] == "active"
     assert body["tech_stack"] == ["Django", "HTMX"]
-    assert UsageMetric.objects.get(user=user, metric_type="projects_created", period_start=timezone.localdate()).value == 1
+    assert metering.usage_value(user_id=user.pk, metric="projects_created", period="day") == 1
+    assert metering.usage_value(user_id=user.pk, metric="projects_created", period="month") == 1
 
 
 @pytest.mark.parametrize(
