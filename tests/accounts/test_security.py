@@ -1,5 +1,7 @@
 """Two-factor sign-in, the sessions list, the security overview and the staff admin sign-in."""
 
+from datetime import UTC, datetime
+
 import pytest
 from allauth.mfa.recovery_codes.internal.auth import RecoveryCodes
 from allauth.mfa.totp.internal.auth import (
@@ -26,7 +28,9 @@ def _current_code(secret):
     return format_hotp_value(hotp_value(secret, next(yield_hotp_counters_from_time())))
 
 
+@pytest.mark.time_machine(lambda: datetime.now(UTC), tick=False)
 def test_totp_is_required_after_password_when_enabled(client):
+    """The clock stands still: a code made at the end of a 30-second TOTP period must not be checked in the next."""
     user = UserFactory()
     secret = generate_totp_secret()
     TOTP.activate(user, secret)

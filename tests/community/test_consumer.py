@@ -1,6 +1,7 @@
 """The websocket protocol, frame by frame, through Channels' WebsocketCommunicator."""
 
 import json
+from datetime import UTC, datetime
 
 import pytest
 from asgiref.sync import sync_to_async
@@ -260,6 +261,9 @@ async def test_channel_permissions_over_the_socket(connect, people, channels_, w
         assert frame["type"] == "error" and frame["code"] == code
 
 
+# The post rate is counted in fixed windows of the wall clock: with the clock standing still, no window
+# ends between the messages of a test (at hh:mm:59.9 one would, and the count would start again).
+@pytest.mark.time_machine(lambda: datetime.now(UTC), tick=False)
 async def test_flooding_is_rate_limited_then_disconnected(connect, people, channels_, settings):
     settings.COMMUNITY_POST_RATE = {"messages": 3, "seconds": 60}
     settings.WS_FLOOD_STRIKES = 3
@@ -283,6 +287,7 @@ async def test_flooding_is_rate_limited_then_disconnected(connect, people, chann
     assert await sync_to_async(Message.objects.count)() == 3
 
 
+@pytest.mark.time_machine(lambda: datetime.now(UTC), tick=False)
 async def test_rate_limit_is_per_user_across_connections(connect, people, channels_, settings):
     settings.COMMUNITY_POST_RATE = {"messages": 2, "seconds": 60}
     general = channels_["general"]
