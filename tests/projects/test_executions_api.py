@@ -17,7 +17,7 @@ from .conftest import finished_run
 
 # Counters, plan limits and budget warnings are per UTC day and month: each test runs from noon of the run's
 # day, with time ticking, so reporting and reading back never straddle a period boundary.
-# test_counters_start_again_at_utc_midnight_and_on_the_1st crosses one on purpose.
+# The tests named *_again_* cross one on purpose.
 pytestmark = [pytest.mark.django_db, pytest.mark.time_machine(clock.noon_today, tick=True)]
 
 
@@ -241,6 +241,7 @@ def test_counters_and_the_monthly_limit_start_again_on_the_1st_at_utc_midnight(c
 
 
 def test_a_budget_warns_again_in_a_new_month(client, user, project, time_machine):
+    """A new month's usage starts from zero, and crossing the threshold again warns again."""
     services.budget_set(actor=user, project=project, metric="tokens", monthly_limit=25_000)
     for instant in (datetime(2026, 12, 31, 23, 59, 58, tzinfo=UTC), datetime(2027, 1, 1, 0, 0, 1, tzinfo=UTC)):
         time_machine.move_to(instant, tick=False)
