@@ -1,6 +1,8 @@
 """The websocket protocol, frame by frame, through Channels' WebsocketCommunicator."""
 
 import json
+import math
+import time
 from datetime import UTC, datetime
 
 import pytest
@@ -50,12 +52,15 @@ async def test_join_sends_presence_sync_and_others_get_a_diff(connect, people, c
 
 
 async def test_a_join_storm_is_announced_in_a_few_batched_diffs(connect, people, channels_, settings):
+    """At most one diff per batch window the joins span (a few; on a busy machine the joins take longer), never one per join."""
     settings.PRESENCE_DIFF_BATCH_SECONDS = 0.5
     general = channels_["general"]
     watcher, _ = await joined(connect, people["staff"], general)
     crowd = await sync_to_async(lambda: [UserFactory(username=f"crowd{i:02d}") for i in range(20)])()
+    started = time.monotonic()
     for user in crowd:
         await joined(connect, user, general)
+    windows = math.ceil((time.monotonic() - started) / settings.PRESENCE_DIFF_BATCH_SECONDS) + 1
     seen, diffs = set(), 0
     while len(seen) < 20:
         diff = await watcher.recv(skip=())
@@ -64,7 +69,7 @@ async def test_a_join_storm_is_announced_in_a_few_batched_diffs(connect, people,
         diffs += bool(crowd_in_diff)
         seen |= crowd_in_diff
     assert seen == {f"crowd{i:02d}" for i in range(20)}
-    assert diffs <= 3, f"{diffs} diffs for 20 joins: presence changes are not being batched"
+    assert diffs <= min(windows, 10), f"{diffs} diffs for 20 joins in {windows} windows: presence changes are not being batched"
 
 
 async def test_many_tabs_are_one_presence(connect, people, channels_):
@@ -143,7 +148,8 @@ async def test_edit_delete_and_react_broadcast(connect, people, channels_):
     assert (await alice.recv())["count"] == 0
 
     await bob.send(type="message:edit", id=message_id, content="hijack")
-    error = await bob.recv(skip=("reaction:updated",))
+    # Presence diffs are batched on a timer: on a busy machine bob's join may be announced only now.
+    error = await bob.recv(skip=("reaction:updated", "presence:diff"))
     assert error["type"] == "error" and error["code"] == "forbidden"
 
     await alice.send(type="message:delete", id=message_id)
@@ -155,7 +161,7 @@ async def test_edit_delete_and_react_broadcast(connect, people, channels_):
     error = await bob.recv()
     assert error["type"] == "error" and error["code"] == "not_found"
     await alice.send(type="message:edit", id=message_id, content="back", ref="e1")
-    error = await alice.recv(skip=("message:deleted",))
+    error = await alice.recv(skip=("message:deleted", "presence:diff"))
     assert error["type"] == "error" and error["code"] == "not_found"
     await bob.send(type="ping")
     assert (await bob.recv())["type"] == "pong"
