@@ -66,7 +66,8 @@ def connect():
         communicator = WebsocketCommunicator(
             application, "/ws/", headers=[ORIGIN, (b"authorization", f"Bearer {raw_key}".encode())]
         )
-        connected, _ = await communicator.connect()
+        # Channels waits 1 s for the handshake by default; on a busy 2-core machine the auth query can take longer.
+        connected, _ = await communicator.connect(timeout=10)
         assert connected
         socket = Socket(communicator)
         opened.append(socket)
