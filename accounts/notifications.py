@@ -6,12 +6,8 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
 
+from .events import user_group_name
 from .models import Notification, User
-
-
-def user_group_name(user_id) -> str:
-    """The Channels group every websocket of one user joins."""
-    return f"user.{user_id}"
 
 
 def notification_send(

@@ -78,6 +78,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "allauth.usersessions.middleware.UserSessionsMiddleware",
+    "agentwise.middleware.RefusalMiddleware",
 ]
 
 ROOT_URLCONF = "agentwise.urls"
@@ -125,13 +126,14 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env.str("REDIS_URL", default="")
+CACHE_KEY_PREFIX = env.str("CACHE_KEY_PREFIX", default="aw")
 
 if REDIS_URL:
     CACHES = {
         "default": {
             "BACKEND": "django_redis.cache.RedisCache",
             "LOCATION": REDIS_URL,
-            "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default="aw"),
+            "KEY_PREFIX": CACHE_KEY_PREFIX,
             "OPTIONS": {
                 "CLIENT_CLASS": "django_redis.client.DefaultClient",
                 "SOCKET_CONNECT_TIMEOUT": 2,
@@ -190,14 +192,18 @@ CELERY_BEAT_SCHEDULE = {
         "task": "projects.tasks.purge_deleted_projects_task",
         "schedule": 60 * 60 * 6,  # every 6 hours; purges projects deleted more than 30 days ago
     },
+    "sweep-attachments": {
+        "task": "community.tasks.attachments_sweep_task",
+        "schedule": 60 * 60,  # hourly: files of deleted messages, uploads never attached within a day
+    },
 }
 
 # --- Auth --------------------------------------------------------------------------------------
 
 AUTH_USER_MODEL = "accounts.User"
+# Domain rules (each app's permissions.py, asked through agentwise.access) are not Django permissions:
+# admin model access is Django's own permissions only, and superusers get no bypass of a domain rule.
 AUTHENTICATION_BACKENDS = [
-    # Object permissions: each app's permissions.py registers predicates (django-rules).
-    "rules.permissions.ObjectPermissionBackend",
     "django.contrib.auth.backends.ModelBackend",
     "allauth.account.auth_backends.AuthenticationBackend",
 ]
@@ -259,6 +265,7 @@ for _provider, _prefix in (("github", "GITHUB"), ("google", "GOOGLE")):
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = "Agentwise"
 USERSESSIONS_TRACK_ACTIVITY = True
+USERSESSIONS_ADAPTER = "accounts.receivers.UserSessionsAdapter"
 
 # --- Email ------------------------------------------------------------------------------------
 
@@ -297,6 +304,24 @@ PRESENCE_DIFF_BATCH_SECONDS = env.float("PRESENCE_DIFF_BATCH_SECONDS", default=0
 TYPING_TTL_SECONDS = env.float("TYPING_TTL_SECONDS", default=6)
 # Consecutive rate-limited frames after which a flooding socket is closed with 4429.
 WS_FLOOD_STRIKES = env.int("WS_FLOOD_STRIKES", default=20)
+# Open sockets one user may hold across every process; the next connection is closed with 4429.
+WS_MAX_SOCKETS_PER_USER = env.int("WS_MAX_SOCKETS_PER_USER", default=20)
+
+# Per-user write limits, across REST and every socket on every process (agentwise/ratelimits.py).
+# Syntax: the `limits` library's ("10/minute", "1 per 3 seconds").
+RATE_LIMITS = {
+    "community.edit": env.str("RATE_LIMIT_EDITS", default="30/minute"),
+    "community.delete": env.str("RATE_LIMIT_DELETES", default="30/minute"),
+    "community.moderation": env.str("RATE_LIMIT_MODERATION", default="1200/minute"),  # staff edits and deletes
+    "community.reaction": env.str("RATE_LIMIT_REACTIONS", default="60/minute"),
+    # One typing:start broadcast per user per channel per window; frames between are absorbed.
+    "community.typing": env.str("RATE_LIMIT_TYPING", default="1 per 3 seconds"),
+    "community.upload": env.str("RATE_LIMIT_UPLOADS", default="60/hour"),
+    # Bytes uploaded per user per day.
+    "community.upload_bytes": env.str("RATE_LIMIT_UPLOAD_BYTES", default=f"{200 * 1024 * 1024}/day"),
+    "projects.invite": env.str("RATE_LIMIT_INVITATIONS", default="30/hour"),
+    "accounts.api_key": env.str("RATE_LIMIT_API_KEYS", default="20/hour"),
+}
 
 # --- Internationalisation, static, media -------------------------------------------------------
 

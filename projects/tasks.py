@@ -18,18 +18,21 @@ def send_invitation_email_task(self, collaborator_id: str) -> bool:
     )
     if invitation is None:  # accepted, declined or removed meanwhile: nothing to send
         return False
+    accept_path = f"/projects/{invitation.project_id}/invitation/"
     context = {
         "invitation": invitation,
         "project": invitation.project,
         "inviter": invitation.invited_by,
-        "accept_url": f"{settings.SITE_URL}/projects/{invitation.project_id}/invitation/",
+        "accept_url": f"{settings.SITE_URL}{accept_path}",
+        # An address with no account yet: sign up with it; the invitation binds once it is confirmed.
+        "signup_url": f"{settings.SITE_URL}/account/signup/?next={accept_path}" if invitation.user_id is None else "",
     }
     message = templated_email(
         subject=f"{invitation.invited_by.username if invitation.invited_by else 'Someone'} invited you to "
         f"“{invitation.project.name}” on Agentwise",
         template="projects/email/invitation",
         context=context,
-        to=[invitation.user.email],
+        to=[invitation.email or invitation.user.email],
     )
     try:
         message.send()

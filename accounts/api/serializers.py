@@ -61,13 +61,6 @@ class MeSerializer(serializers.Serializer):
     date_joined = serializers.DateTimeField(source="user.date_joined", read_only=True)
     updated_at = serializers.DateTimeField(read_only=True)
 
-    def validate_username(self, value: str) -> str:
-        profile = self.instance
-        taken = User.objects.filter(username__iexact=value).exclude(pk=profile.user_id).exists()
-        if taken:
-            raise serializers.ValidationError("This username is taken.", code="unique")
-        return value
-
     def to_internal_value(self, data):
         values = super().to_internal_value(data)
         user_values = values.pop("user", {})
