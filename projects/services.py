@@ -2,13 +2,14 @@
 
 Each service checks permissions (``projects/permissions.py``) and plan limits (``projects/limits.py``),
 changes state in one transaction, meters usage with single atomic upserts (``projects/metering.py``),
-and schedules emails and realtime events only after commit.
+queues emails in the outbox (sent after commit) and sends realtime events only after commit.
 """
 
 from __future__ import annotations
 
 from decimal import Decimal
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -18,6 +19,7 @@ from django.utils import timezone
 
 from accounts.notifications import notification_send
 from agentwise.errors import Refusal
+from agentwise.mail import email_enqueue, templated_email
 
 from . import limits, metering
 from .models import (
@@ -218,11 +220,25 @@ def collaborator_invite(*, actor, project: Project, invitee, role: str) -> Proje
         current=ProjectCollaborator.objects.filter(project=project).count(),
     )
     collaborator = ProjectCollaborator.objects.create(project=project, user=invitee, role=role, invited_by=actor)
-
-    from .tasks import send_invitation_email_task
-
-    transaction.on_commit(lambda: send_invitation_email_task.delay(str(collaborator.pk)))
+    invitation_email_enqueue(invitation=collaborator)
     return collaborator
+
+
+def invitation_email_enqueue(*, invitation: ProjectCollaborator) -> None:
+    """Queues the invitation email in the outbox, in the caller's transaction (sent after commit)."""
+    inviter = invitation.invited_by
+    message = templated_email(
+        subject=f"{inviter.username if inviter else 'Someone'} invited you to “{invitation.project.name}” on Agentwise",
+        template="projects/email/invitation",
+        context={
+            "invitation": invitation,
+            "project": invitation.project,
+            "inviter": inviter,
+            "accept_url": f"{settings.SITE_URL}/projects/{invitation.project_id}/invitation/",
+        },
+        to=[invitation.user.email],
+    )
+    email_enqueue(message, kind="projects/email/invitation")
 
 
 @transaction.atomic
