@@ -97,16 +97,13 @@ def email_send(*, outbound_id: int, now: datetime | None = None) -> str:
         message.send()
     except Exception as error:  # noqa: BLE001 (any backend error: SMTP, network, an ESP's API)
         return _record_failure(outbound, attempt=attempt, error=error)
-    provider_id = getattr(getattr(message, "anymail_status", None), "message_id", None) or ""
-    if isinstance(provider_id, set):
-        provider_id = ",".join(sorted(provider_id))
     recorded = OutboundEmail.objects.filter(
         pk=outbound.pk, status=OutboundEmailStatus.SENDING, attempts=attempt
     ).update(
         status=OutboundEmailStatus.SENT,
         sent_at=timezone.now(),
         next_attempt_at=None,
-        provider_message_id=str(provider_id)[:255],
+        provider_message_id=_provider_message_id(message),
         text_body="",
         html_body="",
     )
@@ -207,6 +204,17 @@ def _message_from(outbound: OutboundEmail) -> EmailMessage:
     return message
 
 
+def _provider_message_id(message: EmailMessage) -> str:
+    """The ESP's id from anymail (one per recipient when they differ); SMTP gives none."""
+    status = getattr(message, "anymail_status", None)
+    message_id = getattr(status, "message_id", None)
+    if message_id is None:
+        return ""
+    if isinstance(message_id, set):
+        message_id = ",".join(sorted(str(one) for one in message_id))
+    return str(message_id)[:255]
+
+
 def _schedule(outbound_id: int, *, eta: datetime | None = None) -> None:
     """Asks the worker to send a row. An unreachable broker is logged, never raised: the row is saved,
     and the sweeper hands it to the worker once the broker is back."""
@@ -215,4 +223,4 @@ def _schedule(outbound_id: int, *, eta: datetime | None = None) -> None:
     try:
         send_email_task.apply_async(args=[outbound_id], eta=eta)
     except Exception:  # noqa: BLE001 (kombu/redis connection errors, whatever the transport raises)
-        logger.exception("Could not enqueue email %s; the sweeper will pick it up.", outbound_id)
+        logger.exception("Could not hand email %s to the worker; the sweeper will pick it up.", outbound_id)

@@ -98,7 +98,7 @@ def test_signup_with_the_broker_unreachable_succeeds_and_the_sweeper_sends_later
     assert response.status_code == 302
     outbound = OutboundEmail.objects.get()
     assert (outbound.status, outbound.attempts) == (OutboundEmailStatus.QUEUED, 0)
-    assert f"Could not enqueue email {outbound.pk}" in caplog.text
+    assert f"Could not hand email {outbound.pk} to the worker" in caplog.text
     assert mail.outbox == []
 
     monkeypatch.undo()  # the broker is back; a minute later the beat's sweeper runs
@@ -297,6 +297,15 @@ def test_the_outbox_delivers_a_message_as_it_was_rendered(django_capture_on_comm
         ["a@example.com"], ["b@example.com"], ["audit@example.com"], ["support@agentwise.test"]
     )
     assert sent.extra_headers == {"X-Agentwise-Kind": "test"}
+
+
+@pytest.mark.django_db
+def test_the_providers_message_id_is_kept_when_anymail_gives_one(settings, django_capture_on_commit_callbacks):
+    settings.EMAIL_BACKEND = "anymail.backends.test.EmailBackend"  # its id is the message's index in mail.outbox
+    with django_capture_on_commit_callbacks(execute=True):
+        outbound = email_enqueue(_message(), kind="test")
+    outbound.refresh_from_db()
+    assert (outbound.status, outbound.provider_message_id) == (OutboundEmailStatus.SENT, "0")
 
 
 @pytest.mark.django_db
