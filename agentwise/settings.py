@@ -186,6 +186,10 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_QUEUE", default="agentwise")
 # Seconds before a failed email is tried again (a temporary SMTP refusal, a provider outage).
 EMAIL_RETRY_SECONDS = env.int("EMAIL_RETRY_SECONDS", default=60)
+# The wait doubles on each failure up to this cap; after EMAIL_MAX_ATTEMPTS (about a day of outage at
+# the defaults) the email is marked failed and shows in the admin (agentwise.mail).
+EMAIL_RETRY_MAX_SECONDS = env.int("EMAIL_RETRY_MAX_SECONDS", default=3600)
+EMAIL_MAX_ATTEMPTS = env.int("EMAIL_MAX_ATTEMPTS", default=40)
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE = {
     "purge-deleted-projects": {
@@ -195,6 +199,10 @@ CELERY_BEAT_SCHEDULE = {
     "sweep-attachments": {
         "task": "community.tasks.attachments_sweep_task",
         "schedule": 60 * 60,  # hourly: files of deleted messages, uploads never attached within a day
+    },
+    "requeue-stale-emails": {
+        "task": "agentwise.tasks.requeue_stale_emails_task",
+        "schedule": 60,  # every minute; emails whose task was lost or whose worker died mid-send
     },
 }
 
@@ -288,6 +296,9 @@ for _key, _esp, _names in _ANYMAIL_PROVIDERS:
         break
 if not EMAIL_BACKEND:
     globals().update(env.email_url("EMAIL_URL", default="consolemail://"))
+# Seconds before a silent SMTP server fails the send (Django's default is to wait forever, which
+# would hold a worker and outlive the outbox's claim on the email).
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=30)
 
 # --- Community realtime ----------------------------------------------------------------------
 

@@ -2,13 +2,14 @@
 
 Each service checks permissions (``projects/permissions.py``) and plan limits (``projects/limits.py``),
 changes state in one transaction, meters usage with single atomic upserts (``projects/metering.py``),
-and schedules emails and realtime events only after commit.
+queues emails in the outbox (sent after commit) and sends realtime events only after commit.
 """
 
 from __future__ import annotations
 
 from decimal import Decimal
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
@@ -19,6 +20,7 @@ from accounts.notifications import notification_send
 from agentwise.access import can, require
 from agentwise.errors import NotFound, Refusal
 from agentwise.integrity import unique_error
+from agentwise.mail import email_enqueue, templated_email
 from agentwise.ratelimits import rate_limit_hit
 
 from . import limits, metering
@@ -255,9 +257,7 @@ def collaborator_invite(
             collaborator = ProjectCollaborator.objects.create(
                 project=project, user=invitee, email=email, role=role, invited_by=actor
             )
-            from .tasks import send_invitation_email_task
-
-            transaction.on_commit(lambda: send_invitation_email_task.delay(str(collaborator.pk)))
+            invitation_email_enqueue(invitation=collaborator)
     except IntegrityError:
         # A concurrent invitation of the same person won the race: answered as the check would have.
         existing = _existing_invitation(project=project, user=invitee, email=email)
@@ -300,6 +300,29 @@ def invitations_bind(*, user, email: str) -> int:
             invitation.save(update_fields=["user"])
             bound += 1
     return bound
+
+
+def invitation_email_enqueue(*, invitation: ProjectCollaborator) -> None:
+    """Queues the invitation email in the outbox, in the caller's transaction (sent after commit).
+
+    To an address with no account yet, it invites them to sign up with it: the invitation binds once
+    they confirm the address (``invitations_bind``).
+    """
+    inviter = invitation.invited_by
+    accept_path = f"/projects/{invitation.project_id}/invitation/"
+    message = templated_email(
+        subject=f"{inviter.username if inviter else 'Someone'} invited you to “{invitation.project.name}” on Agentwise",
+        template="projects/email/invitation",
+        context={
+            "invitation": invitation,
+            "project": invitation.project,
+            "inviter": inviter,
+            "accept_url": f"{settings.SITE_URL}{accept_path}",
+            "signup_url": f"{settings.SITE_URL}/account/signup/?next={accept_path}" if invitation.user_id is None else "",
+        },
+        to=[invitation.email or invitation.user.email],
+    )
+    email_enqueue(message, kind="projects/email/invitation")
 
 
 @transaction.atomic
