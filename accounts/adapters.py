@@ -3,6 +3,9 @@
 from allauth.account.adapter import DefaultAccountAdapter
 from allauth.socialaccount.adapter import DefaultSocialAccountAdapter
 from django.conf import settings
+from django.core.exceptions import PermissionDenied
+
+from agentwise.net import client_ip
 
 from .services import profile_fill_from_provider
 
@@ -10,6 +13,17 @@ from .services import profile_fill_from_provider
 class AccountAdapter(DefaultAccountAdapter):
     def is_open_for_signup(self, request):
         return getattr(settings, "ACCOUNT_ALLOW_SIGNUPS", True)
+
+    def get_client_ip(self, request):
+        """The address per-IP limits and session records key on, as everything else resolves it.
+
+        allauth's own reading of ALLAUTH_TRUSTED_PROXY_COUNT answers a 500 (ImproperlyConfigured) when a
+        request carries fewer X-Forwarded-For entries than trusted proxies; this one does not.
+        """
+        ip = client_ip(request)
+        if not ip:
+            raise PermissionDenied("Unable to determine client IP address")
+        return ip
 
 
 class SocialAccountAdapter(DefaultSocialAccountAdapter):

@@ -99,6 +99,36 @@ def test_check_deploy_is_clean_with_production_settings():
     assert "no issues" in result.stdout
 
 
+PROXY_DUMP = (
+    "import json, django; from django.conf import settings as s; django.setup(); print(json.dumps({"
+    "'count': s.TRUSTED_PROXY_COUNT, 'allauth': s.ALLAUTH_TRUSTED_PROXY_COUNT,"
+    "'drf': s.REST_FRAMEWORK['NUM_PROXIES'], 'ssl_header': getattr(s, 'SECURE_PROXY_SSL_HEADER', None)}))"
+)
+
+
+@pytest.mark.parametrize(
+    ("env", "count"),
+    [({}, 0), ({"DJANGO_TRUSTED_PROXY_COUNT": "2"}, 2), ({"DJANGO_BEHIND_PROXY": "1"}, 1)],
+)
+def test_one_trusted_proxy_count_drives_daphne_allauth_drf_and_https(env, count):
+    result = _run(PROXY_DUMP, {"DJANGO_SETTINGS_MODULE": "agentwise.settings", **env})
+    assert result.returncode == 0, result.stderr
+    values = json.loads(result.stdout)
+    assert values == {
+        "count": count, "allauth": count, "drf": count,
+        "ssl_header": ["HTTP_X_FORWARDED_PROTO", "https"] if count else None,
+    }
+
+
+def test_the_web_process_passes_proxy_headers_only_behind_trusted_proxies():
+    code = "from agentwise.web import daphne_args; print(' '.join(daphne_args(['--verbosity', '1'])))"
+    without = _run(code, {"DJANGO_SETTINGS_MODULE": "agentwise.settings", "PORT": "5000"}).stdout.split()
+    behind = _run(code, {"DJANGO_SETTINGS_MODULE": "agentwise.settings", "DJANGO_TRUSTED_PROXY_COUNT": "1"}).stdout.split()
+    assert without == ["--bind", "0.0.0.0", "--port", "5000", "--websocket-max-message-size", "1048576",
+                       "--verbosity", "1", "agentwise.asgi:application"]
+    assert "--proxy-headers" not in without and "--proxy-headers" in behind
+
+
 @pytest.mark.django_db
 def test_openapi_schema_validates_and_documents_auth_errors_pagination(tmp_path):
     import yaml
