@@ -444,3 +444,5 @@ LOGGING = {
     },
 }
 CSRF_FAILURE_VIEW = "agentwise.views.csrf_failure"
+# Debug pages and error reports also hide service URLs (Redis, broker, database, channel layer).
+DEFAULT_EXCEPTION_REPORTER_FILTER = "agentwise.debug.ExceptionReporterFilter"
