@@ -5,8 +5,10 @@ from allauth.core import context as allauth_context
 from allauth.socialaccount.adapter import DefaultSocialAccountAdapter
 from django.conf import settings
 from django.contrib.sites.shortcuts import get_current_site
+from django.core.exceptions import PermissionDenied
 
 from agentwise.mail import email_enqueue
+from agentwise.net import client_ip
 
 from .services import profile_fill_from_provider
 
@@ -23,6 +25,17 @@ class AccountAdapter(DefaultAccountAdapter):
         ctx.update(context)
         message = self.render_mail(template_prefix, email, ctx)
         email_enqueue(message, kind=template_prefix)
+
+    def get_client_ip(self, request):
+        """The address per-IP limits and session records key on, as everything else resolves it.
+
+        allauth's own reading of ALLAUTH_TRUSTED_PROXY_COUNT answers a 500 (ImproperlyConfigured) when a
+        request carries fewer X-Forwarded-For entries than trusted proxies; this one does not.
+        """
+        ip = client_ip(request)
+        if not ip:
+            raise PermissionDenied("Unable to determine client IP address")
+        return ip
 
 
 class SocialAccountAdapter(DefaultSocialAccountAdapter):

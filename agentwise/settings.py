@@ -433,7 +433,16 @@ X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "strict-origin-when-cross-origin"
 SESSION_COOKIE_HTTPONLY = True
-if env.bool("DJANGO_BEHIND_PROXY", default=False):
+# How many proxies of ours sit in front of daphne, each appending to X-Forwarded-For and setting
+# X-Forwarded-Proto. The client writes whatever precedes their entries, so with 0 (no proxy) those headers
+# are ignored. One count for daphne (agentwise.web, agentwise.daphne), agentwise.net.client_ip, allauth's
+# and DRF's per-IP limits. DJANGO_BEHIND_PROXY=1, the older switch, means one proxy.
+TRUSTED_PROXY_COUNT = env.int("DJANGO_TRUSTED_PROXY_COUNT", default=int(env.bool("DJANGO_BEHIND_PROXY", default=False)))
+if TRUSTED_PROXY_COUNT < 0:
+    raise ImproperlyConfigured("DJANGO_TRUSTED_PROXY_COUNT must be 0 (no proxy) or the number of proxies in front.")
+ALLAUTH_TRUSTED_PROXY_COUNT = TRUSTED_PROXY_COUNT
+REST_FRAMEWORK["NUM_PROXIES"] = TRUSTED_PROXY_COUNT
+if TRUSTED_PROXY_COUNT:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 if not DEBUG:
     SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=True)
@@ -471,3 +480,5 @@ LOGGING = {
     },
 }
 CSRF_FAILURE_VIEW = "agentwise.views.csrf_failure"
+# Debug pages and error reports also hide service URLs (Redis, broker, database, channel layer).
+DEFAULT_EXCEPTION_REPORTER_FILTER = "agentwise.debug.ExceptionReporterFilter"

@@ -34,7 +34,11 @@ def test_database_url() -> str:
 
 
 class DaphneProcess:
-    def __init__(self, *, env: dict | None = None, log_dir: Path | None = None):
+    """daphne serving the test database. ``launcher=True`` starts it the way the Procfile does
+    (``python -m agentwise.web``, options from settings); otherwise with fixed daphne options."""
+
+    def __init__(self, *, env: dict | None = None, log_dir: Path | None = None, launcher: bool = False):
+        self.launcher = launcher
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.ws_url = f"ws://127.0.0.1:{self.port}/ws/"
@@ -53,10 +57,15 @@ class DaphneProcess:
 
     def start(self, timeout: float = 30) -> DaphneProcess:
         log = open(self.log_path, "w")  # noqa: SIM115 (owned by the process's lifetime)
+        if self.launcher:
+            args = ["-m", "agentwise.web", "--bind", "127.0.0.1"]
+        else:
+            args = ["-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port),
+                    "--websocket-max-message-size", "1048576", "agentwise.asgi:application"]
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port),
-             "--websocket-max-message-size", "1048576", "agentwise.asgi:application"],
-            cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            [sys.executable, *args],
+            cwd=ROOT, env={**self.env, "PORT": str(self.port)}, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -3,7 +3,7 @@
 from django.contrib.auth import get_user_model
 from rest_framework import serializers
 
-from agentwise.api.fields import HttpURLField, StrictCharField, StrictRegexField
+from agentwise.api.fields import HttpURLField, StrictCharField, StrictRegexField, UTCDateTimeField
 
 from ..models import ApiKey, Notification, Profile
 from ..validators import USERNAME_RE, UsernameValidator
@@ -79,7 +79,7 @@ class ApiKeySerializer(serializers.ModelSerializer):
 
 class ApiKeyCreateSerializer(serializers.Serializer):
     name = StrictCharField(max_length=100)
-    expires_at = serializers.DateTimeField(required=False, allow_null=True)
+    expires_at = UTCDateTimeField(required=False, allow_null=True)
 
 
 class ApiKeyCreatedSerializer(ApiKeySerializer):
