@@ -95,7 +95,8 @@ class MessageAdmin(admin.ModelAdmin):
             services.message_edit(actor=request.user, message=Message.objects.get(pk=obj.pk), content=form.cleaned_data["content"])
 
     def save_related(self, request, form, formsets, change):
-        pass  # the edit history inline is read-only
+        for formset in formsets:  # the edit history inline is read-only: nothing to save, nothing to report
+            formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
 
     @admin.display(description="Message")
     def short(self, obj):

@@ -164,3 +164,13 @@ def user_get_by_handle(*, username: str):
     if user is None:
         raise ValidationError({"username": "No Agentwise user has this username."})
     return user
+
+
+def message_seq_in_channel(*, channel: Channel, message_id) -> int | None:
+    """The sequence number of a message of this channel (a history cursor), or None."""
+    from django.core.exceptions import ValidationError
+
+    try:
+        return Message.objects.filter(channel=channel, pk=message_id).values_list("seq", flat=True).first()
+    except (ValueError, TypeError, ValidationError):
+        return None

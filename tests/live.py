@@ -107,9 +107,10 @@ class DaphneProcess:
 
 
 def session_cookie_for(user) -> str:
-    """A signed-in session for ``user`` saved in the test database; returns the session key."""
+    """A freshly signed-in session for ``user`` saved in the test database; returns the session key."""
     from django.test import Client
 
-    client = Client()
-    client.force_login(user)
+    from tests.factories import sign_in
+
+    client = sign_in(Client(), user)
     return client.cookies[settings.SESSION_COOKIE_NAME].value

@@ -4,7 +4,6 @@ Writes go through the same services as the websocket consumer, so a message sent
 to websocket clients the same way.
 """
 
-from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiRequest, extend_schema
 from rest_framework import generics, status
@@ -61,11 +60,10 @@ def _cursor_seq(request, channel: Channel, name: str) -> int | None:
         return None
     if len(values) > 1:
         raise ValidationError({name: ["Give this parameter once."]})
-    value = values[0]
-    try:
-        return Message.objects.filter(channel=channel).values_list("seq", flat=True).get(pk=value)
-    except (Message.DoesNotExist, ValueError, TypeError, DjangoValidationError):
-        raise ValidationError({name: ["Not a message of this channel."]}) from None
+    seq = selectors.message_seq_in_channel(channel=channel, message_id=values[0])
+    if seq is None:
+        raise ValidationError({name: ["Not a message of this channel."]})
+    return seq
 
 
 class ChannelListView(generics.ListAPIView):

@@ -7,15 +7,14 @@ from rest_framework.test import APIClient
 
 from projects import services
 from projects.models import AgentExecution
+from tests.factories import sign_in
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def client(user):
-    client = APIClient()
-    client.force_authenticate(user)  # a session, as far as the views can tell: keys may be created
-    return client
+    return sign_in(APIClient(), user)  # a freshly signed-in session: keys may be created
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from django.db import connection
 from django.test import Client
 from rest_framework.test import APIClient
 
@@ -18,7 +19,7 @@ from tests.factories import StaffFactory, UserFactory
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif("connection.vendor != 'postgresql'", reason="races need concurrent writers (PostgreSQL; CI runs it)"),
+    pytest.mark.skipif(connection.vendor != "postgresql", reason="races need concurrent writers (PostgreSQL; CI runs it)"),
 ]
 
 RACERS = 8

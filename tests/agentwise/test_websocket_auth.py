@@ -108,3 +108,28 @@ async def test_cookie_without_origin_is_refused():
     cookie = f"sessionid={client.cookies['sessionid'].value}".encode()
     communicator, connected, _ = await _connect([(b"cookie", cookie)])
     assert not connected
+
+
+@pytest.mark.parametrize(
+    "origin, host, allowed",
+    [
+        (b"http://localhost", b"localhost", True),  # same origin
+        (b"http://localhost:8080", b"localhost", False),  # another port is another origin
+        (b"https://localhost", b"localhost", False),  # another scheme too (the handshake came over ws://)
+        (b"http://localhost", b"evil.example", False),  # a Host outside ALLOWED_HOSTS is no origin of ours
+        (b"https://app.agentwise.example", b"internal:9000", True),  # the configured site origin, behind a proxy
+        (b"https://app.agentwise.example:444", b"internal:9000", False),
+        (b"null", b"localhost", False),  # sandboxed frames and file:// pages
+    ],
+)
+async def test_origin_must_match_in_scheme_host_and_port(settings, origin, host, allowed):
+    settings.SITE_URL = "https://app.agentwise.example"
+    settings.ALLOWED_HOSTS = ["localhost"]
+    user = await sync_to_async(UserFactory)()
+    client = Client()
+    await sync_to_async(client.force_login)(user)
+    cookie = f"sessionid={client.cookies['sessionid'].value}".encode()
+    communicator, connected, _ = await _connect([(b"origin", origin), (b"host", host), (b"cookie", cookie)])
+    assert connected is allowed
+    if connected:
+        await communicator.disconnect()

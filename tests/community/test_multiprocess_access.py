@@ -155,3 +155,73 @@ async def test_a_deactivated_user_is_closed_on_every_process(servers):
     await sync_to_async(account_services.user_access_update)(actor=moderator, user=alice, is_active=False)
     for ws in sockets:
         assert await _closed_with(ws) == 4401
+
+
+async def _open_with_cookie(server, session_key):
+    return await websockets.connect(
+        server.ws_url, additional_headers={"Cookie": f"sessionid={session_key}", "Origin": server.url}, open_timeout=10
+    )
+
+
+def _signed_in_session(user) -> tuple[Client, str]:
+    client = sign_in(Client(), user)
+    client.get("/account/security/")  # recorded among the user's sessions
+    return client, client.cookies["sessionid"].value
+
+
+@pytest.mark.parametrize("how", ["sign out", "sign out everywhere else", "password change"])
+async def test_an_ended_session_closes_its_sockets_on_every_process(servers, how):
+    alice = await sync_to_async(UserFactory)()
+    here, here_key = await sync_to_async(_signed_in_session)(alice)
+    _, there_key = await sync_to_async(_signed_in_session)(alice)
+    ended_key, kept_key = (here_key, there_key) if how == "sign out" else (there_key, here_key)
+    ended = [await _open_with_cookie(server, ended_key) for server in servers]
+    kept = [await _open_with_cookie(server, kept_key) for server in servers]
+    for ws in [*ended, *kept]:
+        await _pong(ws)
+    if how == "sign out":
+        await sync_to_async(here.post)("/account/logout/")
+    elif how == "sign out everywhere else":
+        await sync_to_async(here.post)("/account/sessions/", {"action": "logout"})
+    else:
+        response = await sync_to_async(here.post)("/account/password/change/", {
+            "oldpassword": "correct-horse-battery-staple", "password1": "a-new-long-passphrase-9",
+            "password2": "a-new-long-passphrase-9"})
+        assert response.status_code == 302
+    for ws in ended:
+        assert await _closed_with(ws) == 4401
+    for ws in kept:  # the other session (or, after a password change, the session that changed it)
+        await _pong(ws)
+        await ws.close()
+
+
+async def test_removing_staff_status_closes_on_every_process(servers):
+    moderator = await sync_to_async(StaffFactory)()
+    keys = [(await sync_to_async(make_api_key)(moderator))[1] for _ in servers]
+    sockets = [await _open(server, key) for server, key in zip(servers, keys, strict=True)]
+    boss = await sync_to_async(StaffFactory)()
+    await sync_to_async(account_services.user_access_update)(actor=boss, user=moderator, is_staff=False)
+    for ws in sockets:
+        assert await _closed_with(ws) == 4401
+
+
+async def test_making_a_channel_private_removes_non_members_on_every_process(servers):
+    moderator = await sync_to_async(StaffFactory)()
+    outsider, member = await sync_to_async(UserFactory)(), await sync_to_async(UserFactory)()
+    channel = await sync_to_async(Channel.objects.create)(name="going-private")
+    await sync_to_async(ChannelMember.objects.create)(channel=channel, user=member)
+    outsiders = [await _open(server, (await sync_to_async(make_api_key)(outsider))[1]) for server in servers]
+    insider = await _open(servers[1], (await sync_to_async(make_api_key)(member))[1])
+    for ws in [*outsiders, insider]:
+        await ws.send(json.dumps({"type": "channel:join", "channel": str(channel.pk)}))
+        await _frame(ws, lambda f: f["type"] == "presence:sync")
+    await sync_to_async(services.channel_update)(actor=moderator, channel=channel, data={"is_private": True})
+    for ws in outsiders:
+        assert (await _frame(ws, lambda f: f["type"] == "channel:removed"))["channel"] == str(channel.pk)
+    await sync_to_async(services.message_post)(actor=member, channel=channel, content="now private")
+    await _frame(insider, lambda f: f["type"] == "message:new")
+    for ws in outsiders:
+        await ws.send(json.dumps({"type": "ping"}))
+        assert await _frame(ws, lambda f: True) == {"type": "pong"}  # and no message:new before it
+    for ws in [*outsiders, insider]:
+        await ws.close()
