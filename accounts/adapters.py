@@ -1,8 +1,14 @@
-"""allauth adapters: sign-up policy and filling the profile from GitHub/Google."""
+"""allauth adapters: sign-up policy, its emails through the outbox, and the profile from GitHub/Google."""
 
 from allauth.account.adapter import DefaultAccountAdapter
+from allauth.core import context as allauth_context
 from allauth.socialaccount.adapter import DefaultSocialAccountAdapter
 from django.conf import settings
+from django.contrib.sites.shortcuts import get_current_site
+from django.core.exceptions import PermissionDenied
+
+from agentwise.mail import email_enqueue
+from agentwise.net import client_ip
 
 from .services import profile_fill_from_provider
 
@@ -10,6 +16,26 @@ from .services import profile_fill_from_provider
 class AccountAdapter(DefaultAccountAdapter):
     def is_open_for_signup(self, request):
         return getattr(settings, "ACCOUNT_ALLOW_SIGNUPS", True)
+
+    def send_mail(self, template_prefix: str, email: str, context: dict) -> None:
+        """As allauth renders it (same context), but queued in the outbox instead of sent in the request:
+        a mail provider that is down must not turn a sign-up, reset or email change into a 500."""
+        request = allauth_context.request
+        ctx = {"request": request, "email": email, "current_site": get_current_site(request)}
+        ctx.update(context)
+        message = self.render_mail(template_prefix, email, ctx)
+        email_enqueue(message, kind=template_prefix)
+
+    def get_client_ip(self, request):
+        """The address per-IP limits and session records key on, as everything else resolves it.
+
+        allauth's own reading of ALLAUTH_TRUSTED_PROXY_COUNT answers a 500 (ImproperlyConfigured) when a
+        request carries fewer X-Forwarded-For entries than trusted proxies; this one does not.
+        """
+        ip = client_ip(request)
+        if not ip:
+            raise PermissionDenied("Unable to determine client IP address")
+        return ip
 
 
 class SocialAccountAdapter(DefaultSocialAccountAdapter):

@@ -1,6 +1,7 @@
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import UserChangeForm, UserCreationForm
+from django.core.exceptions import PermissionDenied, ValidationError
 
 from . import services
 from .models import ApiKey, Notification, Profile, User
@@ -28,6 +29,8 @@ class AgentwiseUserCreationForm(UserCreationForm):
 
 
 class AgentwiseUserChangeForm(UserChangeForm):
+    """is_active and is_staff are read-only here (see UserAdmin's actions)."""
+
     class Meta:
         model = User
         fields = "__all__"
@@ -43,13 +46,47 @@ class UserAdmin(DjangoUserAdmin):
     search_fields = ["email", "username", "profile__full_name", "profile__company", "profile__github_username"]
     ordering = ["-date_joined"]
     list_select_related = ["profile"]
-    readonly_fields = ["date_joined", "last_login"]
+    # Access is changed through actions that call accounts.services.user_access_update, so the user's
+    # open sockets close and their sessions stop working at once; a form save would do neither.
+    readonly_fields = ["date_joined", "last_login", "is_active", "is_staff"]
+    actions = ["deactivate", "reactivate", "grant_staff", "remove_staff"]
     fieldsets = (
         (None, {"fields": ("email", "username", "password")}),
         ("Permissions", {"fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")}),
         ("Dates", {"fields": ("last_login", "date_joined")}),
     )
     add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "username", "password1", "password2")}),)
+
+    def get_readonly_fields(self, request, obj=None):
+        # On the add form, is_active/is_staff keep their defaults (active, not staff).
+        return self.readonly_fields if obj is not None else ["date_joined", "last_login"]
+
+    def _access(self, request, queryset, **change):
+        done = 0
+        for user in queryset:
+            try:
+                services.user_access_update(actor=request.user, user=user, **change)
+            except (ValidationError, PermissionDenied) as error:
+                self.message_user(request, f"{user}: {' '.join(getattr(error, 'messages', [str(error)]))}", messages.ERROR)
+            else:
+                done += 1
+        self.message_user(request, f"Updated {done} account(s).", messages.SUCCESS)
+
+    @admin.action(description="Deactivate (signs them out everywhere and closes their sockets)")
+    def deactivate(self, request, queryset):
+        self._access(request, queryset, is_active=False)
+
+    @admin.action(description="Reactivate")
+    def reactivate(self, request, queryset):
+        self._access(request, queryset, is_active=True)
+
+    @admin.action(description="Grant staff status")
+    def grant_staff(self, request, queryset):
+        self._access(request, queryset, is_staff=True)
+
+    @admin.action(description="Remove staff status (closes their sockets)")
+    def remove_staff(self, request, queryset):
+        self._access(request, queryset, is_staff=False)
 
     @admin.display(description="Name", ordering="profile__full_name")
     def full_name(self, obj):

@@ -9,4 +9,9 @@ class AccountsConfig(AppConfig):
     def ready(self):
         from agentwise.api import schema  # noqa: F401  (registers the API-key OpenAPI scheme)
 
-        from . import permissions  # noqa: F401  (registers the accounts rules)
+        from . import (
+            permissions,  # noqa: F401  (registers the accounts rules)
+            receivers,
+        )
+
+        receivers.connect()

@@ -41,3 +41,19 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
 
     def authenticate_header(self, request):
         return 'Bearer realm="api"'
+
+
+def request_user(request):
+    """The user of a plain Django view that also serves scripts: a Bearer API key when one is sent
+    (an invalid one is refused, never anonymous), else the session's user."""
+    from django.contrib.auth.models import AnonymousUser
+
+    from agentwise.errors import Refusal
+
+    token = bearer_token(request.META.get("HTTP_AUTHORIZATION"))
+    if token is None:
+        return request.user
+    try:
+        return api_key_authenticate(token).user if token else AnonymousUser()
+    except ApiKeyRejected as rejected:
+        raise Refusal(_MESSAGES[rejected.reason], status_code=401, code=f"{rejected.reason}_api_key") from None

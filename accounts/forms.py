@@ -34,12 +34,6 @@ class ProfileForm(forms.ModelForm):
         self.fields["username"].initial = self.instance.user.username
         self.order_fields(["username", *self.Meta.fields])
 
-    def clean_username(self):
-        value = self.cleaned_data["username"]
-        if User.objects.filter(username__iexact=value).exclude(pk=self.instance.user_id).exists():
-            raise ValidationError("This username is taken.")
-        return value
-
     def clean_avatar(self):
         avatar = self.cleaned_data.get("avatar")
         if avatar and getattr(avatar, "size", 0) > settings.AVATAR_MAX_BYTES:

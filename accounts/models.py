@@ -49,7 +49,10 @@ class User(AbstractBaseUser, PermissionsMixin):
     """Signs in with ``email``; ``username`` is the public handle (both unique, case-insensitively)."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    email = models.EmailField("email address", max_length=254, unique=True)  # stored lower-cased
+    email = models.EmailField(
+        "email address", max_length=254, unique=True,  # stored lower-cased
+        error_messages={"unique": "A user is already registered with this email address."},
+    )
     username = models.CharField(
         max_length=50,
         validators=[UsernameValidator()],
@@ -67,8 +70,15 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(Lower("email"), name="accounts_user_email_ci_unique"),
-            models.UniqueConstraint(Lower("username"), name="accounts_user_username_ci_unique"),
+            # The messages of the checks these back (accounts.services.profile_update, allauth's sign-up).
+            models.UniqueConstraint(
+                Lower("email"), name="accounts_user_email_ci_unique",
+                violation_error_message="A user is already registered with this email address.",
+            ),
+            models.UniqueConstraint(
+                Lower("username"), name="accounts_user_username_ci_unique",
+                violation_error_message="This username is taken.",
+            ),
         ]
         ordering = ["username"]
 

@@ -1,10 +1,16 @@
 """Who may do what with accounts, profiles and API keys (the seed's profiles policies).
 
-Profiles are public to read; only their owner changes them. API keys are their owner's alone.
-Answered everywhere through ``user.has_perm(<name>, obj)``.
+Profiles are public to read; only their owner changes them. API keys are their owner's alone: a key
+is minted only from a browser session signed in within the last few minutes (an API key cannot
+mint more keys, so a leaked key cannot outlive its revocation), and revoked by its owner or staff.
+Asked through ``agentwise.access.can`` / ``require``.
 """
 
 import rules
+
+from agentwise.access import add_rules
+
+from .credentials import CONSOLE, SESSION
 
 
 @rules.predicate
@@ -17,8 +23,25 @@ def is_key_owner(user, api_key) -> bool:
     return api_key is not None and user.is_authenticated and api_key.user_id == user.pk
 
 
-rules.add_perm("accounts.view_profile", rules.always_allow)
-rules.add_perm("accounts.change_profile", is_profile_owner)
-rules.add_perm("accounts.view_apikey", is_key_owner)
-rules.add_perm("accounts.add_apikey", rules.is_authenticated & rules.is_active)
-rules.add_perm("accounts.delete_apikey", is_key_owner)
+@rules.predicate
+def is_browser_or_console(user, credential) -> bool:
+    return credential is not None and credential.kind in (SESSION, CONSOLE)
+
+
+@rules.predicate
+def signed_in_recently(user, credential) -> bool:
+    return credential is not None and credential.recently_signed_in
+
+
+add_rules(
+    {
+        "accounts.view_profile": rules.always_allow,
+        "accounts.change_profile": is_profile_owner,
+        "accounts.view_apikey": is_key_owner,
+        # Asked with the credential the request came with.
+        "accounts.add_apikey": rules.is_authenticated & is_browser_or_console,
+        "accounts.add_apikey_now": signed_in_recently,
+        "accounts.delete_apikey": is_key_owner | rules.is_staff,
+        "accounts.manage_user_access": rules.is_staff,
+    }
+)

@@ -2,12 +2,18 @@
 
 from django.db.models import QuerySet
 
+from agentwise.access import get_visible
+
 from .models import ApiKey, Notification, Profile, User
 
 
 def profile_get_public(*, username: str) -> Profile:
-    """The active user's profile for a handle, matched case-insensitively. Raises Profile.DoesNotExist."""
-    return Profile.objects.select_related("user").get(user__username__iexact=username, user__is_active=True)
+    """The active user's profile for a handle, matched case-insensitively. Raises NotFound."""
+    return get_visible(Profile.objects.select_related("user"), user__username__iexact=username, user__is_active=True)
+
+
+def profile_get_own(*, user: User) -> Profile:
+    return Profile.objects.select_related("user").get(user=user)
 
 
 def api_key_list_for(*, user: User) -> QuerySet[ApiKey]:

@@ -6,10 +6,18 @@ import hashlib
 import secrets
 from datetime import datetime, timedelta
 
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.urls import reverse
 from django.utils import timezone
 
+from agentwise.access import can, require
+from agentwise.errors import Forbidden
+from agentwise.integrity import unique_error
+from agentwise.ratelimits import rate_limit_hit
+
+from . import events
+from .credentials import CONSOLE, Credential
 from .models import ApiKey, Notification, Profile, User
 
 API_KEY_PREFIX = "aw_"
@@ -43,13 +51,14 @@ def hash_api_key(raw_key: str) -> str:
 
 @transaction.atomic
 def profile_update(*, actor: User, profile: Profile, data: dict) -> Profile:
-    """Updates the handle and public profile fields. Raises PermissionDenied for anyone but the owner."""
-    if not actor.has_perm("accounts.change_profile", profile):
-        raise PermissionDenied("You can only change your own profile.")
+    """Updates the handle and public profile fields. Raises Forbidden for anyone but the owner."""
+    require(actor, "accounts.change_profile", profile, message="You can only change your own profile.")
     user = profile.user
     if "username" in data and data["username"] != user.username:
+        if User.objects.filter(username__iexact=data["username"]).exclude(pk=user.pk).exists():
+            raise unique_error(User, "accounts_user_username_ci_unique")
         user.username = data["username"]
-        user.full_clean(exclude=["password", "email"])
+        user.full_clean(exclude=["password", "email"], validate_constraints=False)
         user.save(update_fields=["username"])
     changed = []
     for field in PROFILE_FIELDS + ("avatar",):
@@ -96,39 +105,122 @@ def profile_fill_from_provider(*, user: User, provider: str, extra_data: dict) -
     return profile
 
 
-@transaction.atomic
-def api_key_create(*, user: User, name: str, expires_at: datetime | None = None) -> tuple[ApiKey, str]:
-    """Creates a key and returns it with its secret, which is never stored or shown again."""
-    if not user.has_perm("accounts.add_apikey"):
-        raise PermissionDenied("You cannot create API keys.")
+def api_key_create(
+    *, user: User, credential: Credential, name: str, expires_at: datetime | None = None
+) -> tuple[ApiKey, str]:
+    """Creates a key and returns it with its secret, which is never stored or shown again.
+
+    Only from a browser session signed in (or re-authenticated) within the last few minutes, or the
+    server console: a stolen session cookie alone, or a leaked key, cannot mint a lasting credential.
+    The owner is emailed, so a key they did not create does not go unnoticed.
+    """
+    require(user, "accounts.add_apikey", credential,
+            message="API keys can only be created from a signed-in session, not with another key.")
+    if not can(user, "accounts.add_apikey_now", credential):
+        raise Forbidden(
+            "Confirm it is you: sign in again to create an API key.",
+            code="reauthentication_required",
+            extra={"reauthenticate_url": reverse("account_reauthenticate") + "?next=" + reverse("account_api_keys")},
+        )
     if expires_at is not None and expires_at <= timezone.now():
         raise ValidationError({"expires_at": "The expiry must be in the future."})
-    # Lock the user's row so concurrent creations cannot both pass the limit check.
-    User.objects.select_for_update().filter(pk=user.pk).first()
-    active = ApiKey.objects.filter(user=user, revoked_at__isnull=True).exclude(expires_at__lte=timezone.now())
-    if active.count() >= MAX_ACTIVE_KEYS_PER_USER:
-        raise ValidationError(
-            {"name": f"You already have {MAX_ACTIVE_KEYS_PER_USER} active keys; revoke one first."}
+    if credential.kind != CONSOLE:  # the operator at the server console is not throttled
+        rate_limit_hit("accounts.api_key", user.pk)
+    with transaction.atomic():
+        # Lock the user's row so concurrent creations cannot both pass the limit check.
+        User.objects.select_for_update().filter(pk=user.pk).first()
+        active = ApiKey.objects.filter(user=user, revoked_at__isnull=True).exclude(expires_at__lte=timezone.now())
+        if active.count() >= MAX_ACTIVE_KEYS_PER_USER:
+            raise ValidationError(
+                {"name": f"You already have {MAX_ACTIVE_KEYS_PER_USER} active keys; revoke one first."}
+            )
+        raw_key = API_KEY_PREFIX + secrets.token_urlsafe(32)
+        api_key = ApiKey.objects.create(
+            user=user,
+            name=name.strip() or "API key",
+            prefix=raw_key[:11],
+            key_hash=hash_api_key(raw_key),
+            expires_at=expires_at,
         )
-    raw_key = API_KEY_PREFIX + secrets.token_urlsafe(32)
-    api_key = ApiKey.objects.create(
-        user=user,
-        name=name.strip() or "API key",
-        prefix=raw_key[:11],
-        key_hash=hash_api_key(raw_key),
-        expires_at=expires_at,
-    )
+        if credential.kind != CONSOLE:
+            _api_key_created_notice(api_key)
     return api_key, raw_key
 
 
+def _api_key_created_notice(api_key: ApiKey) -> None:
+    from .notifications import notification_send
+
+    notification_send(
+        user=api_key.user,
+        kind="api_key_created",
+        title="A new API key was created",
+        body=(
+            f"The key “{api_key.name}” ({api_key.prefix}…) was created on your account. "
+            "If this was not you, revoke it and change your password."
+        ),
+        url=reverse("account_api_keys"),
+        data={"api_key_id": str(api_key.pk), "prefix": api_key.prefix},
+        email=True,
+    )
+
+
 def api_key_revoke(*, actor: User, api_key: ApiKey) -> ApiKey:
-    """Revokes a key at once; later requests with it get 401. Revoking twice is harmless."""
-    if not actor.has_perm("accounts.delete_apikey", api_key) and not actor.is_staff:
-        raise PermissionDenied("You can only revoke your own keys.")
-    if api_key.revoked_at is None:
-        api_key.revoked_at = timezone.now()
-        api_key.save(update_fields=["revoked_at"])
+    """Revokes a key at once: later requests with it get 401, and sockets it opened close with 4401.
+    Revoking twice is harmless."""
+    require(actor, "accounts.delete_apikey", api_key, hidden_unless="accounts.delete_apikey",
+            message="You can only revoke your own keys.")
+    with transaction.atomic():
+        revoked = ApiKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+        api_key.refresh_from_db(fields=["revoked_at"])
+        if revoked:
+            events.access_changed(credential=Credential.for_api_key(api_key))
     return api_key
+
+
+def user_access_update(*, actor: User, user: User, is_active: bool | None = None, is_staff: bool | None = None) -> User:
+    """Deactivates or reactivates an account, or grants or removes staff status (admin actions).
+
+    Losing either ends access everywhere at once: sessions and API keys stop working on their next
+    request, and every open socket of the user closes with 4401.
+    """
+    require(actor, "accounts.manage_user_access", user, message="Only staff change account access.")
+    if user.pk == actor.pk and (is_active is False or is_staff is False):
+        raise ValidationError({"user": "You cannot remove your own access."})
+    with transaction.atomic():
+        locked = User.objects.select_for_update().get(pk=user.pk)
+        changed = []
+        if is_active is not None and locked.is_active != is_active:
+            locked.is_active = is_active
+            changed.append("is_active")
+        if is_staff is not None and locked.is_staff != is_staff:
+            locked.is_staff = is_staff
+            changed.append("is_staff")
+        if changed:
+            locked.save(update_fields=changed)
+            events.access_changed(user_id=locked.pk)
+    return locked
+
+
+def session_ended(*, user_id, session_key: str) -> None:
+    """A session was signed out or ended remotely: the sockets it opened close with 4401."""
+    from .credentials import SESSION
+
+    if session_key:
+        events.access_changed(credential=Credential(kind=SESSION, id=session_key))
+
+
+def session_rotated(*, old_key: str, new_key: str) -> None:
+    """A session lives on under a new key (Django cycles it when the password changes): the sockets it
+    opened move to the new key. Announced to the old key's group only, so only they can move."""
+    from .credentials import SESSION
+
+    events.credential_moved(credential=Credential(kind=SESSION, id=old_key), new_id=new_key)
+
+
+def sessions_invalidated(*, user_id) -> None:
+    """The password changed or was reset: every session but the one that changed it is invalid now
+    (Django's session hash), so each of the user's sockets decides again and the stale ones close."""
+    events.access_changed(user_id=user_id)
 
 
 def api_key_authenticate(raw_key: str) -> ApiKey:

@@ -2,29 +2,33 @@
 
 from datetime import timedelta
 
+from allauth.account import views as allauth_views
+from allauth.account.adapter import get_adapter
+from allauth.core.exceptions import ReauthenticationRequired
 from allauth.mfa.models import Authenticator
 from allauth.socialaccount.models import SocialAccount
 from allauth.usersessions.models import UserSession
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
-from django.http import Http404
-from django.shortcuts import get_object_or_404, redirect, render
+from django.db import IntegrityError, transaction
+from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from agentwise.access import can, get_visible
+from agentwise.errors import Forbidden
+from agentwise.integrity import unique_violation
+
 from . import selectors, services
+from .credentials import Credential
 from .forms import ApiKeyForm, ProfileForm
-from .models import ApiKey, Profile
 
 
 def profile_detail(request, username):
-    try:
-        profile = selectors.profile_get_public(username=username)
-    except Profile.DoesNotExist:
-        raise Http404("No such user.") from None
-    can_edit = request.user.has_perm("accounts.change_profile", profile)
+    profile = selectors.profile_get_public(username=username)
+    can_edit = can(request.user, "accounts.change_profile", profile)
     return render(request, "accounts/profile_detail.html", {"profile": profile, "can_edit": can_edit})
 
 
@@ -40,10 +44,44 @@ def settings_profile(request):
             data.pop("avatar", None)  # unchanged
         # form.is_valid() applied the values to the instance; reload so the service sees the stored state.
         profile.refresh_from_db()
-        services.profile_update(actor=request.user, profile=profile, data=data)
-        messages.success(request, "Profile saved.")
-        return redirect("account_settings")
+        try:
+            services.profile_update(actor=request.user, profile=profile, data=data)
+        except ValidationError as error:
+            for field, errors in error.message_dict.items():
+                form.add_error(field if field in form.fields else None, errors)
+        else:
+            messages.success(request, "Profile saved.")
+            return redirect("account_settings")
     return render(request, "accounts/settings_profile.html", {"form": form, "section": "profile"})
+
+
+class SignupView(allauth_views.SignupView):
+    """allauth's sign-up, answering a race as it answers the check that was raced.
+
+    Eight simultaneous sign-ups of one address (a double click, a retried POST, other letter case)
+    all pass the form's uniqueness check; the database lets one through. The others get what a later
+    sign-up gets: for the email, allauth's enumeration-safe "check your inbox" (and an "account
+    already exists" email), for the username the form's "taken" error — never a 500.
+    """
+
+    def form_valid(self, form):
+        try:
+            with transaction.atomic():
+                return super().form_valid(form)
+        except IntegrityError as error:
+            conflict = unique_violation(error)
+            if conflict is None:
+                raise
+            field = next(iter(conflict.message_dict))
+            if field == "email":
+                form.account_already_exists = True
+                return super().form_valid(form)
+            form.add_error(field if field in form.fields else None, get_adapter().error_messages.get(
+                f"{field}_taken", conflict.message_dict[field][0]))
+            return self.form_invalid(form)
+
+
+signup = SignupView.as_view()
 
 
 @login_required
@@ -55,8 +93,13 @@ def api_keys(request):
         expires_at = timezone.now() + timedelta(days=days) if days else None
         try:
             api_key, new_key = services.api_key_create(
-                user=request.user, name=form.cleaned_data["name"], expires_at=expires_at
+                user=request.user, credential=Credential.from_request(request), name=form.cleaned_data["name"],
+                expires_at=expires_at,
             )
+        except Forbidden as refusal:
+            if refusal.code == "reauthentication_required":
+                raise ReauthenticationRequired() from None  # allauth asks for the password, then resumes this POST
+            raise
         except ValidationError as error:
             form.add_error(None, error.messages[0] if error.messages else "Invalid key.")
         else:
@@ -73,11 +116,8 @@ def api_keys(request):
 @login_required
 @require_POST
 def api_key_revoke(request, key_id):
-    api_key = get_object_or_404(ApiKey, pk=key_id, user=request.user)
-    try:
-        services.api_key_revoke(actor=request.user, api_key=api_key)
-    except PermissionDenied:
-        raise Http404 from None
+    api_key = get_visible(selectors.api_key_list_for(user=request.user), pk=key_id)
+    services.api_key_revoke(actor=request.user, api_key=api_key)
     messages.success(request, f"Revoked “{api_key.name}”.")
     return redirect("account_api_keys")
 

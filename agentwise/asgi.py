@@ -12,10 +12,11 @@ django_asgi_app = get_asgi_application()
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
 from accounts.websocket import OriginValidator, WebsocketAuthMiddlewareStack  # noqa: E402
-from agentwise.daphne import let_django_parse_request_bodies  # noqa: E402
+from agentwise.daphne import let_django_parse_request_bodies, take_client_address_from_trusted_proxies  # noqa: E402
 from agentwise.routing import websocket_urlpatterns  # noqa: E402
 
 let_django_parse_request_bodies()
+take_client_address_from_trusted_proxies()
 
 application = ProtocolTypeRouter(
     {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
 
@@ -15,6 +16,8 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from agentwise.celery import app as celery_app
+
+logger = logging.getLogger(__name__)
 
 
 @never_cache
@@ -71,17 +74,32 @@ CHECKS = {
 @never_cache
 @require_GET
 def readyz(request):
-    """Every dependency answers; 503 naming the failing check(s) otherwise."""
+    """Every dependency answers; 503 naming the failing check(s) otherwise.
+
+    Error text names hosts and ports (``Error 111 connecting to redis.internal:6379``), so only staff
+    see it, with timings; the log always has it. Anyone else gets check names and ok/fail.
+    """
     results: dict[str, dict] = {}
     for name, check in CHECKS.items():
         started = time.perf_counter()
         try:
             check()
         except Exception as exc:  # a probe reports any failure, it never raises
-            results[name] = {"status": "fail", "error": f"{type(exc).__name__}: {exc}"[:300]}
+            error = f"{type(exc).__name__}: {exc}"[:300]
+            logger.warning("readyz: %s failed: %s", name, error)
+            results[name] = {"status": "fail", "error": error}
         else:
             results[name] = {"status": "ok"}
         results[name]["ms"] = round((time.perf_counter() - started) * 1000, 1)
     failing = [name for name, result in results.items() if result["status"] != "ok"]
+    if not _is_staff(request):
+        results = {name: {"status": result["status"]} for name, result in results.items()}
     body = {"status": "fail" if failing else "ok", "failing": failing, "checks": results}
     return JsonResponse(body, status=503 if failing else 200)
+
+
+def _is_staff(request) -> bool:
+    try:
+        return request.user.is_staff  # reads the session: may fail when the database or cache is down
+    except Exception:
+        return False

@@ -28,3 +28,38 @@ class ApiRequestSizeLimitMiddleware:
                     limit=settings.API_MAX_REQUEST_BYTES,
                 )
         return self.get_response(request)
+
+
+class RefusalMiddleware:
+    """Pages answer a domain refusal (402, 409, 429, …) with its status and message, not a 500.
+
+    ``NotFound`` and ``Forbidden`` are Django's own 404 and 403 and need nothing here; the API has
+    its own translation (``agentwise.api.errors``) and the websocket consumer its ``error`` frame.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        from django.core.exceptions import PermissionDenied
+        from django.http import Http404
+        from django.shortcuts import render
+
+        from agentwise.errors import Refusal, as_refusal
+        from agentwise.views import wants_json
+
+        if isinstance(exception, (Http404, PermissionDenied)) or request.path.startswith("/api/"):
+            return None
+        refusal = as_refusal(exception) if isinstance(exception, Refusal) else None
+        if refusal is None:
+            return None
+        if wants_json(request):
+            response = error_response(refusal.status_code, refusal.message, code=refusal.code, **refusal.extra)
+        else:
+            response = render(request, "errors/refusal.html", {"refusal": refusal}, status=refusal.status_code)
+        for name, value in refusal.headers.items():
+            response[name] = value
+        return response

@@ -78,6 +78,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "allauth.usersessions.middleware.UserSessionsMiddleware",
+    "agentwise.middleware.RefusalMiddleware",
 ]
 
 ROOT_URLCONF = "agentwise.urls"
@@ -125,13 +126,14 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env.str("REDIS_URL", default="")
+CACHE_KEY_PREFIX = env.str("CACHE_KEY_PREFIX", default="aw")
 
 if REDIS_URL:
     CACHES = {
         "default": {
             "BACKEND": "django_redis.cache.RedisCache",
             "LOCATION": REDIS_URL,
-            "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default="aw"),
+            "KEY_PREFIX": CACHE_KEY_PREFIX,
             "OPTIONS": {
                 "CLIENT_CLASS": "django_redis.client.DefaultClient",
                 "SOCKET_CONNECT_TIMEOUT": 2,
@@ -184,20 +186,32 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_QUEUE", default="agentwise")
 # Seconds before a failed email is tried again (a temporary SMTP refusal, a provider outage).
 EMAIL_RETRY_SECONDS = env.int("EMAIL_RETRY_SECONDS", default=60)
+# The wait doubles on each failure up to this cap; after EMAIL_MAX_ATTEMPTS (about a day of outage at
+# the defaults) the email is marked failed and shows in the admin (agentwise.mail).
+EMAIL_RETRY_MAX_SECONDS = env.int("EMAIL_RETRY_MAX_SECONDS", default=3600)
+EMAIL_MAX_ATTEMPTS = env.int("EMAIL_MAX_ATTEMPTS", default=40)
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE = {
     "purge-deleted-projects": {
         "task": "projects.tasks.purge_deleted_projects_task",
         "schedule": 60 * 60 * 6,  # every 6 hours; purges projects deleted more than 30 days ago
     },
+    "sweep-attachments": {
+        "task": "community.tasks.attachments_sweep_task",
+        "schedule": 60 * 60,  # hourly: files of deleted messages, uploads never attached within a day
+    },
+    "requeue-stale-emails": {
+        "task": "agentwise.tasks.requeue_stale_emails_task",
+        "schedule": 60,  # every minute; emails whose task was lost or whose worker died mid-send
+    },
 }
 
 # --- Auth --------------------------------------------------------------------------------------
 
 AUTH_USER_MODEL = "accounts.User"
+# Domain rules (each app's permissions.py, asked through agentwise.access) are not Django permissions:
+# admin model access is Django's own permissions only, and superusers get no bypass of a domain rule.
 AUTHENTICATION_BACKENDS = [
-    # Object permissions: each app's permissions.py registers predicates (django-rules).
-    "rules.permissions.ObjectPermissionBackend",
     "django.contrib.auth.backends.ModelBackend",
     "allauth.account.auth_backends.AuthenticationBackend",
 ]
@@ -259,6 +273,7 @@ for _provider, _prefix in (("github", "GITHUB"), ("google", "GOOGLE")):
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = "Agentwise"
 USERSESSIONS_TRACK_ACTIVITY = True
+USERSESSIONS_ADAPTER = "accounts.receivers.UserSessionsAdapter"
 
 # --- Email ------------------------------------------------------------------------------------
 
@@ -281,6 +296,9 @@ for _key, _esp, _names in _ANYMAIL_PROVIDERS:
         break
 if not EMAIL_BACKEND:
     globals().update(env.email_url("EMAIL_URL", default="consolemail://"))
+# Seconds before a silent SMTP server fails the send (Django's default is to wait forever, which
+# would hold a worker and outlive the outbox's claim on the email).
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=30)
 
 # --- Community realtime ----------------------------------------------------------------------
 
@@ -297,6 +315,24 @@ PRESENCE_DIFF_BATCH_SECONDS = env.float("PRESENCE_DIFF_BATCH_SECONDS", default=0
 TYPING_TTL_SECONDS = env.float("TYPING_TTL_SECONDS", default=6)
 # Consecutive rate-limited frames after which a flooding socket is closed with 4429.
 WS_FLOOD_STRIKES = env.int("WS_FLOOD_STRIKES", default=20)
+# Open sockets one user may hold across every process; the next connection is closed with 4429.
+WS_MAX_SOCKETS_PER_USER = env.int("WS_MAX_SOCKETS_PER_USER", default=20)
+
+# Per-user write limits, across REST and every socket on every process (agentwise/ratelimits.py).
+# Syntax: the `limits` library's ("10/minute", "1 per 3 seconds").
+RATE_LIMITS = {
+    "community.edit": env.str("RATE_LIMIT_EDITS", default="30/minute"),
+    "community.delete": env.str("RATE_LIMIT_DELETES", default="30/minute"),
+    "community.moderation": env.str("RATE_LIMIT_MODERATION", default="1200/minute"),  # staff edits and deletes
+    "community.reaction": env.str("RATE_LIMIT_REACTIONS", default="60/minute"),
+    # One typing:start broadcast per user per channel per window; frames between are absorbed.
+    "community.typing": env.str("RATE_LIMIT_TYPING", default="1 per 3 seconds"),
+    "community.upload": env.str("RATE_LIMIT_UPLOADS", default="60/hour"),
+    # Bytes uploaded per user per day.
+    "community.upload_bytes": env.str("RATE_LIMIT_UPLOAD_BYTES", default=f"{200 * 1024 * 1024}/day"),
+    "projects.invite": env.str("RATE_LIMIT_INVITATIONS", default="30/hour"),
+    "accounts.api_key": env.str("RATE_LIMIT_API_KEYS", default="20/hour"),
+}
 
 # --- Internationalisation, static, media -------------------------------------------------------
 
@@ -397,7 +433,16 @@ X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "strict-origin-when-cross-origin"
 SESSION_COOKIE_HTTPONLY = True
-if env.bool("DJANGO_BEHIND_PROXY", default=False):
+# How many proxies of ours sit in front of daphne, each appending to X-Forwarded-For and setting
+# X-Forwarded-Proto. The client writes whatever precedes their entries, so with 0 (no proxy) those headers
+# are ignored. One count for daphne (agentwise.web, agentwise.daphne), agentwise.net.client_ip, allauth's
+# and DRF's per-IP limits. DJANGO_BEHIND_PROXY=1, the older switch, means one proxy.
+TRUSTED_PROXY_COUNT = env.int("DJANGO_TRUSTED_PROXY_COUNT", default=int(env.bool("DJANGO_BEHIND_PROXY", default=False)))
+if TRUSTED_PROXY_COUNT < 0:
+    raise ImproperlyConfigured("DJANGO_TRUSTED_PROXY_COUNT must be 0 (no proxy) or the number of proxies in front.")
+ALLAUTH_TRUSTED_PROXY_COUNT = TRUSTED_PROXY_COUNT
+REST_FRAMEWORK["NUM_PROXIES"] = TRUSTED_PROXY_COUNT
+if TRUSTED_PROXY_COUNT:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 if not DEBUG:
     SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=True)
@@ -435,3 +480,5 @@ LOGGING = {
     },
 }
 CSRF_FAILURE_VIEW = "agentwise.views.csrf_failure"
+# Debug pages and error reports also hide service URLs (Redis, broker, database, channel layer).
+DEFAULT_EXCEPTION_REPORTER_FILTER = "agentwise.debug.ExceptionReporterFilter"

@@ -3,6 +3,7 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
+from accounts import views as account_views
 from accounts.urls import public_urlpatterns as account_public_urls
 from projects import views as project_views
 
@@ -33,6 +34,8 @@ urlpatterns = [
     path("api/", include(api_urlpatterns)),
     path("account/usage/", project_views.usage_page, name="account_usage"),
     path("account/", include("accounts.urls")),
+    # allauth's sign-up, answering a uniqueness race like the check it raced (accounts.views.SignupView).
+    path("account/signup/", account_views.signup, name="account_signup"),
     path("account/", include("allauth.urls")),
     *account_public_urls,
     path("projects/", include("projects.urls")),

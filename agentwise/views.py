@@ -1,10 +1,13 @@
 """Site-wide pages and error handlers."""
 
 from django.conf import settings
+from django.http import Http404
 from django.shortcuts import render
+from django.views.decorators.csrf import csrf_exempt
 from django.views.static import serve
 
 from agentwise.api.errors import error_response
+from agentwise.errors import Forbidden
 
 
 def home(request):
@@ -16,47 +19,58 @@ def section_placeholder(request, section: str, blurb: str):
     return render(request, "section_placeholder.html", {"section": section, "blurb": blurb})
 
 
-def _wants_json(request) -> bool:
+def wants_json(request) -> bool:
     return request.path.startswith("/api/") or "application/json" in request.headers.get("Accept", "")
 
 
+@csrf_exempt  # answers nothing but 404: a POST with an API key (no CSRF cookie) must not read "csrf_failed"
 def api_not_found(request, *args, **kwargs):
     return error_response(404, "No such API endpoint.")
 
 
 def handler404(request, exception=None):
-    if _wants_json(request):
+    if wants_json(request):
         return error_response(404, "Not found.")
     return render(request, "errors/404.html", status=404)
 
 
 def handler500(request):
-    if _wants_json(request):
+    if wants_json(request):
         return error_response(500, "Something went wrong on our side; it has been logged.")
     return render(request, "errors/500.html", status=500)
 
 
 def handler403(request, exception=None):
-    if _wants_json(request):
-        return error_response(403, "You do not have permission to do this.")
-    return render(request, "errors/403.html", status=403)
+    # Only our own refusals carry a message meant for the user; other 403s keep the generic text.
+    message = exception.message if isinstance(exception, Forbidden) else ""
+    if wants_json(request):
+        return error_response(403, message or "You do not have permission to do this.")
+    return render(request, "errors/403.html", {"message": message}, status=403)
 
 
 def handler400(request, exception=None):
-    if _wants_json(request):
+    if wants_json(request):
         return error_response(400, "Bad request.")
     return render(request, "errors/400.html", status=400)
 
 
 def csrf_failure(request, reason=""):
-    if _wants_json(request):
+    if wants_json(request):
         return error_response(403, f"CSRF check failed: {reason}", code="csrf_failed")
     return render(request, "errors/403.html", {"reason": reason}, status=403)
 
 
+PUBLIC_MEDIA_PREFIXES = ("avatars/",)
+
+
 def media(request, path: str):
-    """User uploads (avatars, attachments), sandboxed: opened directly, a file can never run script
-    on our origin, whatever a browser makes of it. Only images, PDFs, text and JSON are stored."""
+    """Public uploads (avatars), sandboxed: opened directly, a file can never run script on our origin.
+
+    Chat attachments are not public: they are served by ``community.views.attachment_download``,
+    which asks the message's rules, so they are not reachable here whatever their path.
+    """
+    if not path.startswith(PUBLIC_MEDIA_PREFIXES) or ".." in path.split("/"):
+        raise Http404
     response = serve(request, path, document_root=settings.MEDIA_ROOT)
     if response.get("Content-Type", "").startswith("application/pdf"):
         # Chrome will not open its PDF viewer in a sandboxed document; a PDF runs no script on our origin.

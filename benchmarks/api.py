@@ -80,6 +80,7 @@ def _seed(project_count: int):
 
     from django.utils import timezone
 
+    from accounts.credentials import Credential
     from accounts.models import User
     from accounts.services import api_key_create
     from projects.models import Project
@@ -98,7 +99,7 @@ def _seed(project_count: int):
         ids = list(Project.objects.filter(user=user).order_by("name").values_list("pk", flat=True)[offset : offset + 2000])
         Project.objects.filter(pk__in=ids).update(updated_at=now - timedelta(minutes=offset))
     target = Project.objects.filter(user=user).order_by("-updated_at").first()
-    raw_key = api_key_create(user=user, name="bench")[1]
+    raw_key = api_key_create(user=user, credential=Credential.console(), name="bench")[1]
     return raw_key, target
 
 

@@ -69,6 +69,7 @@ def _sent_at(content: str) -> float | None:
 
 
 def _seed_round(count: int, label: str):
+    from accounts.credentials import Credential
     from accounts.models import User
     from accounts.services import api_key_create
     from community.models import Channel
@@ -77,7 +78,7 @@ def _seed_round(count: int, label: str):
     existing = list(User.objects.filter(username__startswith="bench").order_by("username"))
     for i in range(len(existing), count):
         existing.append(User.objects.create_user(email=f"bench{i:04d}@example.com", username=f"bench{i:04d}", password=None))
-    keys = [api_key_create(user=user, name=f"bench-{label}")[1] for user in existing[:count]]
+    keys = [api_key_create(user=user, credential=Credential.console(), name=f"bench-{label}")[1] for user in existing[:count]]
     return str(channel.pk), keys
 
 

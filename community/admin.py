@@ -1,4 +1,6 @@
-"""Staff moderate the community here; actions call the same services as every other door."""
+"""Staff moderate the community here. Every change goes through the same services as every other
+door: a member removed here, or a channel made private, leaves open sockets at once; an edit keeps
+its history and is broadcast."""
 
 from datetime import timedelta
 
@@ -13,9 +15,12 @@ class MemberInline(admin.TabularInline):
     model = ChannelMember
     fk_name = "channel"
     extra = 0
-    raw_id_fields = ["user", "added_by"]
+    raw_id_fields = ["user"]
     fields = ["user", "added_by", "created_at"]
-    readonly_fields = ["created_at"]
+    readonly_fields = ["added_by", "created_at"]
+
+    def has_change_permission(self, request, obj=None):
+        return False  # a membership is added or removed, never edited into another one
 
 
 @admin.register(Channel)
@@ -27,6 +32,31 @@ class ChannelAdmin(admin.ModelAdmin):
     inlines = [MemberInline]
     readonly_fields = ["last_seq", "created_at"]
 
+    def save_model(self, request, obj, form, change):
+        data = {field: form.cleaned_data[field] for field in form.changed_data if field in services.CHANNEL_FIELDS}
+        if change:
+            saved = services.channel_update(actor=request.user, channel=obj, data=data)
+        else:
+            saved = services.channel_create(actor=request.user, data={f: getattr(obj, f) for f in services.CHANNEL_FIELDS})
+        obj.pk = saved.pk
+        obj._state.adding = False
+
+    def save_formset(self, request, form, formset, change):
+        if formset.model is not ChannelMember:
+            return super().save_formset(request, form, formset, change)
+        # What Django's change message (the admin history) lists, filled as the services act.
+        formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
+        channel = form.instance
+        for inline_form in formset.forms:
+            member = inline_form.instance
+            if inline_form in formset.deleted_forms:
+                if member.pk is not None:
+                    services.channel_member_remove(actor=request.user, channel=channel, user=member.user)
+                    formset.deleted_objects.append(member)
+            elif member.pk is None and inline_form.has_changed() and inline_form.cleaned_data.get("user"):
+                added = services.channel_member_add(actor=request.user, channel=channel, user=inline_form.cleaned_data["user"])
+                formset.new_objects.append(added)
+
 
 class EditInline(admin.TabularInline):
     model = MessageEdit
@@ -37,15 +67,36 @@ class EditInline(admin.TabularInline):
 
 @admin.register(Message)
 class MessageAdmin(admin.ModelAdmin):
+    """Only the content is editable, and saving it is ``message_edit``: the old text goes to the
+    history below, the edit is broadcast, and a deleted message cannot be brought back this way."""
+
     list_display = ["short", "channel", "user", "seq", "created_at", "edited_at", "deleted_at"]
     list_filter = ["channel", "content_type", "created_at", ("deleted_at", admin.EmptyFieldListFilter)]
     search_fields = ["content", "user__username", "user__email"]
-    raw_id_fields = ["user", "parent", "channel"]
     list_select_related = ["channel", "user"]
-    readonly_fields = ["seq", "created_at", "edited_at", "deleted_at", "reply_count", "last_reply_at", "client_id"]
+    fields = ["channel", "user", "parent", "seq", "content", "content_type", "attachments", "client_id",
+              "reply_count", "last_reply_at", "created_at", "edited_at", "deleted_at"]
+    readonly_fields = ["channel", "user", "parent", "seq", "content_type", "attachments", "client_id", "reply_count",
+                       "last_reply_at", "created_at", "edited_at", "deleted_at"]
     inlines = [EditInline]
     date_hierarchy = "created_at"
     actions = ["soft_delete", "purge_authors_recent_messages"]
+
+    def has_add_permission(self, request):
+        return False  # messages are posted by members, through the socket or the API
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is not None and obj.deleted_at is not None:
+            return [*self.readonly_fields, "content"]
+        return self.readonly_fields
+
+    def save_model(self, request, obj, form, change):
+        if "content" in form.changed_data:
+            services.message_edit(actor=request.user, message=Message.objects.get(pk=obj.pk), content=form.cleaned_data["content"])
+
+    def save_related(self, request, form, formsets, change):
+        for formset in formsets:  # the edit history inline is read-only: nothing to save, nothing to report
+            formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
 
     @admin.display(description="Message")
     def short(self, obj):
@@ -57,7 +108,7 @@ class MessageAdmin(admin.ModelAdmin):
     @admin.action(description="Delete selected messages (content hidden, broadcast live)")
     def soft_delete(self, request, queryset):
         count = 0
-        for message in queryset.filter(deleted_at__isnull=True).select_related("channel"):
+        for message in queryset.filter(deleted_at__isnull=True).select_related("channel", "user"):
             services.message_delete(actor=request.user, message=message)
             count += 1
         self.message_user(request, f"Deleted {count} messages.", messages.SUCCESS)

@@ -1,7 +1,10 @@
 """The realtime websocket endpoint (``/ws/``): one connection per browser tab, JSON text frames.
 
 The consumer authenticates, parses frames and delegates to services/selectors; it holds no rules of
-its own. Protocol: docs/realtime.md.
+its own. Access is never decided once and for all at connect: the credential and the user are read
+again from the database before every write, whenever a service says access changed (a key revoked,
+a session ended, a member removed, a channel made private), and on every heartbeat as a safety net.
+Protocol: docs/realtime.md.
 """
 
 from __future__ import annotations
@@ -12,19 +15,20 @@ import logging
 import time
 import uuid
 
+from asgiref.sync import sync_to_async
 from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
+from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from channels.layers import get_channel_layer
 from django.conf import settings
-from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import Http404
 
-from accounts.notifications import user_group_name
-from agentwise.errors import Refusal
+from accounts.credentials import SESSION, Credential, credential_user
+from accounts.events import credential_group, user_group_name
+from agentwise.errors import as_refusal
 
 from . import events, selectors, services
-from .models import Channel, Message
+from .permissions import channel_capabilities
 from .presence import PresenceAnnouncer, presence_announcer, presence_store
 
 logger = logging.getLogger(__name__)
@@ -32,7 +36,10 @@ logger = logging.getLogger(__name__)
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FLOODING = 4429
 MAX_FRAME_BYTES = 64 * 1024
-FRAMES_PER_SECOND = 20  # per socket, any frame type; sends are also limited per user by the service
+FRAMES_PER_SECOND = 20  # per socket, any frame type; writes are also limited per user by the services
+RELEASE_TIMEOUT_SECONDS = 3
+# The protocol's names for refusals where they differ from the REST API's.
+_FRAME_CODES = {"permission_denied": "forbidden"}
 
 
 class FrameError(Exception):
@@ -43,6 +50,10 @@ class FrameError(Exception):
         self.fields = fields
 
 
+class AccessLost(Exception):
+    """The socket's credential no longer holds; it has been closed with 4401."""
+
+
 def _require_str(frame: dict, name: str) -> str:
     value = frame.get(name)
     if not isinstance(value, str) or not value:
@@ -51,20 +62,9 @@ def _require_str(frame: dict, name: str) -> str:
 
 
 @database_sync_to_async
-def _load_channel(user, channel_id) -> Channel:
-    try:
-        return selectors.channel_get_visible(user=user, channel_id=channel_id)
-    except Channel.DoesNotExist:
-        raise FrameError("not_found", "No such channel.") from None
-
-
-@database_sync_to_async
-def _load_message(user, message_id, *, deleted_ok: bool = False) -> Message:
-    """As the REST API: a deleted message is gone as itself (edit, delete, react: not_found)."""
-    try:
-        return selectors.message_get_visible(user=user, message_id=message_id, deleted_ok=deleted_ok)
-    except Message.DoesNotExist:
-        raise FrameError("not_found", "No such message.") from None
+def _channel_with_capabilities(user, channel_id):
+    channel = selectors.channel_get_visible(user=user, channel_id=channel_id)
+    return channel, channel_capabilities(user, channel)
 
 
 async def _publish_presence(channel_id: str, payload: dict) -> None:
@@ -72,49 +72,110 @@ async def _publish_presence(channel_id: str, payload: dict) -> None:
 
 
 class RealtimeConsumer(AsyncWebsocketConsumer):
+    closing = False
+
+    async def __call__(self, scope, receive, send):
+        """Whatever ends the socket — a close, a crash, a cancelled task — its tasks stop and its
+        presence goes (a crash used to leave the heartbeat and the presence entry behind)."""
+        try:
+            return await super().__call__(scope, receive, send)
+        finally:
+            try:
+                # Bounded: a cancelled socket must not hang its process's shutdown on a stuck Redis call.
+                async with asyncio.timeout(RELEASE_TIMEOUT_SECONDS):
+                    await self._release()
+            except TimeoutError:
+                logger.warning("socket %s released only partly (timed out); presence heals by its TTL",
+                               getattr(self, "connection_id", "?"))
+
     async def connect(self):
         user = self.scope.get("user")
-        if user is None or not user.is_authenticated or self.scope.get("auth_error"):
+        self.credential = self.scope.get("credential")
+        if user is None or not user.is_authenticated or self.scope.get("auth_error") or self.credential is None:
             # Accept, then close: a refused handshake would reach real clients as a bare HTTP 403,
             # while a close frame carries the documented 4401 code.
             await self.accept()
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
         self.user = user
-        self.me = await database_sync_to_async(events.author_payload)(user)  # reads the profile
         self.connection_id = uuid.uuid4().hex[:12]
+        if not await presence_store().socket_open(user.pk, self.connection_id, settings.WS_MAX_SOCKETS_PER_USER):
+            await self.accept()
+            await self.close(code=CLOSE_FLOODING)
+            return
+        self.registered = True
+        self.me = await database_sync_to_async(events.author_payload)(user)  # reads the profile
         self.joined: set[str] = set()
         self.typing_tasks: dict[str, asyncio.Task] = {}
+        self.typing_announced: set[str] = set()
         self.strikes = 0
         self.frame_window = (0, 0)  # (second, frames in it)
-        self.personal_group = user_group_name(user.pk)
-        await self.channel_layer.group_add(self.personal_group, self.channel_name)
+        self.access_lock = asyncio.Lock()
+        self.groups_joined = [user_group_name(user.pk), credential_group(self.credential)]
+        for group in self.groups_joined:
+            await self.channel_layer.group_add(group, self.channel_name)
         await self.accept()
         self.heartbeat_task = asyncio.create_task(self._heartbeat())
 
     async def disconnect(self, code):
-        if not hasattr(self, "personal_group"):
+        await self._release()
+
+    async def _release(self):
+        """Idempotent: cancels the socket's tasks, leaves every group, removes its presence."""
+        if getattr(self, "released", False) or not hasattr(self, "connection_id"):
             return
-        self.heartbeat_task.cancel()
-        for task in self.typing_tasks.values():
-            task.cancel()
-        for channel_id in list(self.joined):
-            await self._leave(channel_id)
-        await self.channel_layer.group_discard(self.personal_group, self.channel_name)
+        self.released = True
+        self.closing = True
+        tasks = [getattr(self, "heartbeat_task", None), *getattr(self, "typing_tasks", {}).values()]
+        for task in tasks:
+            if task is not None and task is not asyncio.current_task():
+                task.cancel()
+        try:
+            for channel_id in list(getattr(self, "joined", ())):
+                await self._leave(channel_id)
+            for group in getattr(self, "groups_joined", ()):
+                await self.channel_layer.group_discard(group, self.channel_name)
+            if getattr(self, "registered", False):
+                await presence_store().socket_close(self.user.pk, self.connection_id)
+        except Exception:  # Redis down while closing: presence and the socket count heal by their TTL
+            logger.warning("socket %s not fully released", self.connection_id, exc_info=True)
+
+    async def close_for(self, code: int) -> None:
+        """Closes the socket and stops everything it receives from now on."""
+        if self.closing:
+            return
+        self.closing = True
+        await self.close(code=code)
+        await self._release()
 
     async def dispatch(self, message):
-        """Channels (>= 4.2) closes stale database connections before every handler, by a hop to the
-        single sync thread — once per frame delivered to each socket, queued behind database work
-        (17% of a daphne process's CPU in benchmarks/realtime.py). Every database call here goes
-        through database_sync_to_async, which already does that, so handlers run directly."""
+        """Runs one handler; no exception in a handler kills the socket.
+
+        (Channels >= 4.2 also closes stale database connections before every handler, by a hop to
+        the single sync thread — once per frame delivered to each socket, 17% of a daphne process's
+        CPU in benchmarks/realtime.py. Every database call here goes through database_sync_to_async,
+        which already does that, so handlers run directly.)
+        """
         handler = getattr(self, get_handler_name(message), None)
         if handler is None:
-            raise ValueError(f"No handler for message type {message['type']}")
-        await handler(message)
+            logger.warning("no handler for %s", message.get("type"))
+            return
+        try:
+            await handler(message)
+        except (StopConsumer, asyncio.CancelledError):
+            raise
+        except Exception:
+            reference = uuid.uuid4().hex[:12]
+            logger.exception("websocket handler failed (reference %s, message type %s)", reference, message.get("type"))
+            if message.get("type") == "websocket.receive" and not self.closing:
+                await self.send_error("internal_error", f"Something went wrong on our side (reference {reference}).",
+                                      reference=reference)
 
     # --- frames in -----------------------------------------------------------------------------
 
     async def receive(self, text_data=None, bytes_data=None):
+        if self.closing:
+            return
         if text_data is None:
             await self.send_error("bad_frame", "Send JSON text frames.")
             return
@@ -125,8 +186,8 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
             return
         try:
             frame = json.loads(text_data)
-        except ValueError:
-            await self.send_error("bad_json", "The frame is not valid JSON.")
+        except (ValueError, RecursionError):  # RecursionError: [[[[…]]]] nested past Python's limit
+            await self.send_error("bad_json", "The frame is not valid JSON (or is nested too deeply).")
             return
         if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
             await self.send_error("bad_frame", "Every frame is a JSON object with a string `type`.")
@@ -143,24 +204,24 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
             return
         try:
             await handler(self, frame)
+        except AccessLost:
+            return
         except FrameError as error:
             await self.send_error(error.code, error.message, ref=ref, fields=error.fields)
-        except ValidationError as error:
-            fields = error.message_dict if hasattr(error, "error_dict") else None
-            message = "; ".join(f"{k}: {' '.join(v)}" for k, v in fields.items()) if fields else " ".join(error.messages)
-            await self.send_error("invalid", message, ref=ref, fields=fields)
-        except PermissionDenied as error:
-            await self.send_error("forbidden", str(error) or "Not allowed.", ref=ref)
-        except Http404:
-            await self.send_error("not_found", "Not found.", ref=ref)
-        except Refusal as refusal:
-            await self.send_error(refusal.code, refusal.message, ref=ref, **refusal.extra)
-            if refusal.code == "rate_limited":
-                await self._strike()
             return
-        except Exception:  # a bug must cost one frame, not the connection
-            logger.exception("Unhandled error in %s frame", frame["type"])
-            await self.send_error("server_error", "Something went wrong on our side; it has been logged.", ref=ref)
+        except Exception as error:
+            refusal = as_refusal(error)
+            if refusal is None:
+                raise  # a fault: dispatch() answers internal_error with a logged reference
+            extra = dict(refusal.extra)
+            if refusal.code == "invalid" and "fields" in extra:
+                fields = extra["fields"]
+                message = "; ".join(f"{k}: {' '.join(map(str, v))}" for k, v in fields.items())
+                await self.send_error("invalid", message, ref=ref, **extra)
+            else:
+                await self.send_error(_FRAME_CODES.get(refusal.code, refusal.code), refusal.message, ref=ref, **extra)
+            if refusal.status_code == 429:
+                await self._strike()
             return
         self.strikes = 0
 
@@ -178,13 +239,27 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
     async def _strike(self):
         self.strikes += 1
         if self.strikes >= settings.WS_FLOOD_STRIKES:
-            await self.close(code=CLOSE_FLOODING)
+            await self.close_for(CLOSE_FLOODING)
+
+    async def _actor(self):
+        """The user as the database has them now, through the credential the socket opened with.
+
+        Every write acts as this user, never as the copy taken at connect: a deactivated user, a
+        revoked key, an ended session or a removed staff flag take effect on the very next frame.
+        """
+        user = await database_sync_to_async(credential_user)(self.credential)
+        if user is None or (self.user.is_staff and not user.is_staff):
+            await self.close_for(CLOSE_UNAUTHENTICATED)
+            raise AccessLost()
+        self.user = user
+        return user
 
     async def on_ping(self, frame):
         await self.send_json({"type": "pong"})
 
     async def on_join(self, frame):
-        channel = await _load_channel(self.user, _require_str(frame, "channel"))
+        actor = await self._actor()
+        channel, capabilities = await _channel_with_capabilities(actor, _require_str(frame, "channel"))
         channel_id = str(channel.pk)
         if channel_id not in self.joined:
             await self.channel_layer.group_add(events.channel_group(channel_id), self.channel_name)
@@ -192,7 +267,8 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
             if await presence_store().join(channel_id, self.user.pk, self.connection_id, self.me):
                 self._announcer().joined(channel_id, self.me)
         users = sorted(await presence_store().profiles(channel_id), key=lambda u: u.get("username", "").lower())
-        await self.send_json({"type": "presence:sync", "channel": channel_id, "users": users, "last_seq": channel.last_seq})
+        await self.send_json({"type": "presence:sync", "channel": channel_id, "users": users,
+                              "last_seq": channel.last_seq, "can": capabilities})
 
     async def on_leave(self, frame):
         channel_id = _require_str(frame, "channel")
@@ -207,47 +283,62 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
             self._announcer().left(channel_id, self.me)
 
     async def on_send(self, frame):
-        channel = await _load_channel(self.user, _require_str(frame, "channel"))
+        actor = await self._actor()
         content = frame.get("content", "")
         parent_id = frame.get("parent")
         attachments = frame.get("attachments") or []
         if not isinstance(attachments, list) or not all(isinstance(a, str) for a in attachments):
             raise FrameError("invalid", "`attachments` is a list of attachment ids.", {"attachments": "invalid"})
-        parent = await _load_message(self.user, parent_id, deleted_ok=True) if parent_id else None
-        message = await database_sync_to_async(services.message_post)(
-            actor=self.user,
-            channel=channel,
-            content=content,
-            content_type=frame.get("content_type") or "text",
-            parent=parent,
-            client_id=frame.get("client_id") or "",
+        message = await database_sync_to_async(self._post)(
+            actor, _require_str(frame, "channel"), parent_id, content=content,
+            content_type=frame.get("content_type") or "text", client_id=frame.get("client_id") or "",
             attachment_ids=attachments,
         )
-        await self._stop_typing(str(channel.pk))
+        await self._stop_typing(str(message.channel_id))
         await self.send_json({"type": "ack", "client_id": frame.get("client_id"), "id": str(message.pk), "seq": message.seq})
 
+    @staticmethod
+    def _post(actor, channel_id, parent_id, **fields):
+        channel = selectors.channel_get_visible(user=actor, channel_id=channel_id)
+        parent = selectors.message_get_visible(user=actor, message_id=parent_id) if parent_id else None
+        return services.message_post(actor=actor, channel=channel, parent=parent, **fields)
+
     async def on_edit(self, frame):
-        message = await _load_message(self.user, _require_str(frame, "id"))
-        await database_sync_to_async(services.message_edit)(actor=self.user, message=message, content=frame.get("content"))
+        actor = await self._actor()
+        message_id, content = _require_str(frame, "id"), frame.get("content")
+        await database_sync_to_async(lambda: services.message_edit(
+            actor=actor, message=selectors.message_get_visible(user=actor, message_id=message_id, deleted_ok=False),
+            content=content,
+        ))()
 
     async def on_delete(self, frame):
-        message = await _load_message(self.user, _require_str(frame, "id"))
-        await database_sync_to_async(services.message_delete)(actor=self.user, message=message)
+        actor = await self._actor()
+        message_id = _require_str(frame, "id")
+        await database_sync_to_async(lambda: services.message_delete(
+            actor=actor, message=selectors.message_get_visible(user=actor, message_id=message_id, deleted_ok=False),
+        ))()
 
     async def on_react(self, frame):
-        message = await _load_message(self.user, _require_str(frame, "message"))
-        await database_sync_to_async(services.reaction_toggle)(actor=self.user, message=message, emoji=frame.get("emoji"))
+        actor = await self._actor()
+        message_id, emoji = _require_str(frame, "message"), frame.get("emoji")
+        await database_sync_to_async(lambda: services.reaction_toggle(
+            actor=actor, message=selectors.message_get_visible(user=actor, message_id=message_id, deleted_ok=False),
+            emoji=emoji,
+        ))()
 
     async def on_typing_start(self, frame):
         channel_id = _require_str(frame, "channel")
         if channel_id not in self.joined:
             raise FrameError("not_joined", "Join the channel before typing in it.")
         previous = self.typing_tasks.pop(channel_id, None)
-        if previous is None:
-            await self._typing(channel_id, True)
-        else:
+        if previous is not None:
             previous.cancel()
         self.typing_tasks[channel_id] = asyncio.create_task(self._typing_expires(channel_id))
+        if channel_id not in self.typing_announced and await sync_to_async(
+            services.typing_broadcast_allowed, thread_sensitive=False
+        )(actor=self.user, channel_id=channel_id):
+            self.typing_announced.add(channel_id)
+            await self._typing(channel_id, True)
 
     async def on_typing_stop(self, frame):
         await self._stop_typing(_require_str(frame, "channel"))
@@ -255,12 +346,16 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
     async def _typing_expires(self, channel_id: str):
         await asyncio.sleep(settings.TYPING_TTL_SECONDS)
         self.typing_tasks.pop(channel_id, None)
-        await self._typing(channel_id, False)
+        if channel_id in self.typing_announced:
+            self.typing_announced.discard(channel_id)
+            await self._typing(channel_id, False)
 
     async def _stop_typing(self, channel_id: str):
         task = self.typing_tasks.pop(channel_id, None)
         if task is not None:
             task.cancel()
+        if channel_id in self.typing_announced:
+            self.typing_announced.discard(channel_id)
             await self._typing(channel_id, False)
 
     async def _typing(self, channel_id: str, typing: bool):
@@ -285,6 +380,51 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         "typing:stop": on_typing_stop,
     }
 
+    # --- access follows changes -----------------------------------------------------------------
+
+    async def access_changed(self, event):
+        """Group message ``access.changed``: the user's or this credential's access may have changed
+        (a key revoked, a session ended, the user deactivated or demoted). Decide again, now."""
+        await self._recheck(channel_ids=None)
+
+    async def access_moved(self, event):
+        """Group message ``access.moved``: this socket's session continues under a new key (the password
+        was changed from it). Only sockets of the old key receive this; they follow it."""
+        if self.closing or self.credential.kind != SESSION:
+            return
+        old_group = credential_group(self.credential)
+        self.credential = Credential(kind=SESSION, id=event["id"])
+        new_group = credential_group(self.credential)
+        await self.channel_layer.group_add(new_group, self.channel_name)
+        await self.channel_layer.group_discard(old_group, self.channel_name)
+        self.groups_joined = [group if group != old_group else new_group for group in self.groups_joined]
+
+    async def access_channel(self, event):
+        """Group message ``access.channel``: a channel's membership or privacy changed."""
+        if event.get("channel") in self.joined:
+            await self._recheck(channel_ids=[event["channel"]])
+
+    async def _recheck(self, *, channel_ids):
+        """Closes the socket (4401) if its credential no longer holds; otherwise leaves every joined
+        channel it may no longer read, with a ``channel:removed`` frame. Handlers run one at a time,
+        so no frame of a lost channel is delivered between the change and this decision."""
+        if self.closing:
+            return
+        async with self.access_lock:
+            try:
+                actor = await self._actor()
+            except AccessLost:
+                return
+            checked = set(self.joined) if channel_ids is None else set(channel_ids) & self.joined
+            if not checked:
+                return
+            visible = await database_sync_to_async(selectors.channel_ids_visible)(user=actor, channel_ids=checked)
+            for channel_id in sorted(checked - visible):
+                if channel_id in self.joined:
+                    await self._leave(channel_id)
+                    await self.send_json({"type": "channel:removed", "channel": channel_id,
+                                          "message": "You no longer have access to this channel."})
+
     # --- presence upkeep -------------------------------------------------------------------------
 
     async def _heartbeat(self):
@@ -292,15 +432,21 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
             await asyncio.sleep(settings.PRESENCE_HEARTBEAT_SECONDS)
             try:
                 store = presence_store()
-                if self.joined:
-                    await store.heartbeat(list(self.joined), self.user.pk, self.connection_id)
+                await store.heartbeat(list(self.joined), self.user.pk, self.connection_id)
                 for channel_id in list(self.joined):
                     for user_id in await store.sweep(channel_id):
                         self._announcer().left(channel_id, {"id": user_id})
             except asyncio.CancelledError:
                 raise
             except Exception:  # a Redis hiccup must not kill the socket; the next beat retries
-                continue
+                logger.warning("presence heartbeat failed for socket %s", self.connection_id, exc_info=True)
+            try:
+                # The safety net: access changed by a route that announced nothing (a queryset in a shell).
+                await self._recheck(channel_ids=None)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # the database unreachable: keep the socket, decide again on the next beat
+                logger.warning("access re-check failed for socket %s", self.connection_id, exc_info=True)
 
     # --- frames out ------------------------------------------------------------------------------
 
@@ -313,16 +459,21 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         )
 
     async def community_event(self, event):
-        if event.get("exclude") and event["exclude"] == self.channel_name:
+        if self.closing or (event.get("exclude") and event["exclude"] == self.channel_name):
             return
+        channel = event.get("channel")
+        if channel is not None and channel not in self.joined:
+            return  # left (or removed from) this channel while the frame was in flight
         await self.send(text_data=event["text"])
 
     async def notification(self, event):
         """Group message ``{"type": "notification", "payload": {...}}`` sent to the user's personal group."""
-        await self.send_json({"type": "notification", **event["payload"]})
+        if not self.closing:
+            await self.send_json({"type": "notification", **event["payload"]})
 
     async def send_json(self, payload: dict) -> None:
-        await self.send(text_data=events.frame_text(payload))
+        if not self.closing:
+            await self.send(text_data=events.frame_text(payload))
 
     async def send_error(self, code: str, message: str, ref: str | None = None, **extra) -> None:
         error = {"type": "error", "code": code, "message": message}

@@ -15,6 +15,8 @@ def channel_group(channel_id) -> str:
 
 
 def author_payload(user) -> dict | None:
+    """Who wrote it. ``username`` is the unique handle shown beside the display name, and ``is_staff``
+    the staff badge, so nobody passes as a moderator by choosing "Mo Derator" as their name."""
     if user is None:
         return None
     profile = getattr(user, "profile", None)
@@ -23,7 +25,16 @@ def author_payload(user) -> dict | None:
         "username": user.username,
         "display_name": (profile.full_name if profile and profile.full_name else user.username),
         "avatar": profile.avatar_src if profile else "",
+        "is_staff": bool(user.is_staff),
     }
+
+
+def attachment_payload(snapshot: dict) -> dict:
+    """An attachment as clients see it: served by the access-checked download view, whatever URL
+    the snapshot was taken with."""
+    from .models import attachment_url
+
+    return {**snapshot, "url": attachment_url(snapshot["id"], snapshot.get("content_type", ""))}
 
 
 def message_payload(message: Message, *, reactions: dict | None = None) -> dict:
@@ -37,7 +48,7 @@ def message_payload(message: Message, *, reactions: dict | None = None) -> dict:
         "user": author_payload(message.user),
         "content": "" if deleted else message.content,
         "content_type": message.content_type,
-        "attachments": [] if deleted else message.attachments,
+        "attachments": [] if deleted else [attachment_payload(a) for a in message.attachments],
         "reactions": reactions or {},
         "reply_count": message.reply_count,
         "last_reply_at": message.last_reply_at.isoformat() if message.last_reply_at else None,
@@ -48,9 +59,12 @@ def message_payload(message: Message, *, reactions: dict | None = None) -> dict:
     }
 
 
-def group_event(payload: dict, *, exclude: str | None = None) -> dict:
-    """The channel-layer message for a frame, serialised once here rather than once per socket."""
-    return {"type": "community.event", "text": frame_text(payload), "exclude": exclude}
+def group_event(payload: dict, *, exclude: str | None = None, channel=None) -> dict:
+    """The channel-layer message for a frame, serialised once here rather than once per socket.
+    ``channel`` lets a socket drop a frame of a channel it has just left or been removed from."""
+    channel = channel if channel is not None else payload.get("channel")
+    return {"type": "community.event", "text": frame_text(payload), "exclude": exclude,
+            "channel": str(channel) if channel is not None else None}
 
 
 def frame_text(payload: dict) -> str:
@@ -62,7 +76,16 @@ def broadcast(channel_id, payload: dict, *, exclude: str | None = None) -> None:
     layer = get_channel_layer()
     if layer is None:
         return
-    async_to_sync(layer.group_send)(channel_group(channel_id), group_event(payload, exclude=exclude))
+    async_to_sync(layer.group_send)(channel_group(channel_id), group_event(payload, exclude=exclude, channel=channel_id))
+
+
+def channel_access_changed(channel_id) -> None:
+    """Tells every socket joined to the channel to re-decide its access now (a member removed, the
+    channel made private). A socket that lost access leaves and gets ``channel:removed``."""
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    async_to_sync(layer.group_send)(channel_group(channel_id), {"type": "access.channel", "channel": str(channel_id)})
 
 
 def message_created(message: Message) -> None:

@@ -69,7 +69,12 @@ class ChannelMember(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["channel", "user"], name="community_member_unique")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["channel", "user"], name="community_member_unique",
+                violation_error_message="This person is already a member of this channel.",
+            )
+        ]
         indexes = [models.Index(fields=["user", "channel"], name="community_member_user")]
 
     def __str__(self) -> str:
@@ -140,11 +145,34 @@ class Reaction(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["message", "user", "emoji"], name="community_reaction_unique")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["message", "user", "emoji"], name="community_reaction_unique",
+                violation_error_message="You already reacted with this emoji.",
+            )
+        ]
         indexes = [models.Index(fields=["message", "emoji"], name="community_reaction_message")]
 
     def __str__(self) -> str:
         return f"{self.emoji} by {self.user_id} on {self.message_id}"
+
+
+ATTACHMENT_EXTENSIONS = {  # the type a file was detected as: the extension it is stored and served with
+    "image/png": "png",
+    "image/jpeg": "jpg",
+    "image/gif": "gif",
+    "image/webp": "webp",
+    "application/pdf": "pdf",
+    "text/plain": "txt",
+    "application/json": "json",
+}
+
+
+def attachment_url(attachment_id, content_type: str) -> str:
+    """Files are served by an access-checked view, never straight from /media/."""
+    from django.urls import reverse
+
+    return reverse("community_attachment", kwargs={"attachment_id": attachment_id, "extension": ATTACHMENT_EXTENSIONS.get(content_type, "bin")})
 
 
 def attachment_upload_to(attachment: Attachment, filename: str) -> str:
@@ -171,8 +199,12 @@ class Attachment(models.Model):
             "name": self.name,
             "size": self.size,
             "content_type": self.content_type,
-            "url": self.file.url,
+            "url": attachment_url(self.id, self.content_type),
         }
+
+    @property
+    def is_image(self) -> bool:
+        return self.content_type.startswith("image/")
 
 
 class ReadMarker(models.Model):

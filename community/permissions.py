@@ -2,12 +2,15 @@
 
 Authenticated users read public channels; private channels only their members (others: 404);
 posting as yourself only; locked or read-only channels: staff only; archived channels: nobody posts;
-edit/delete your own message (staff: any). Answered everywhere through ``user.has_perm(...)``.
+edit/delete your own message (staff: any). Asked through ``agentwise.access.can`` / ``require``, and
+sent to clients as ``can_*`` flags computed here, so no page or script re-derives a rule.
 """
 
 from __future__ import annotations
 
 import rules
+
+from agentwise.access import add_rules, can
 
 from .models import Channel, ChannelMember, ChannelState
 
@@ -18,7 +21,10 @@ def is_channel_member(user, channel: Channel) -> bool:
     """Membership of a private channel, cached on the instance (selectors can pre-fill it)."""
     cache = channel.__dict__.setdefault(_MEMBER_CACHE, {})
     if user.pk not in cache:
-        cache[user.pk] = ChannelMember.objects.filter(channel=channel, user=user).exists()
+        if getattr(channel, "viewer_id", None) == str(user.pk):  # annotated by selectors for this user
+            cache[user.pk] = bool(channel.is_member)
+        else:
+            cache[user.pk] = ChannelMember.objects.filter(channel=channel, user=user).exists()
     return cache[user.pk]
 
 
@@ -60,15 +66,46 @@ def message_channel_not_archived(user, message) -> bool:
     return message is not None and message.channel.state != ChannelState.ARCHIVED
 
 
-rules.add_perm("community.view_channel", can_see_channel)
-rules.add_perm("community.post_message", can_see_channel & channel_accepts_posts)
-rules.add_perm("community.view_message", can_see_message)  # deleted ones too, as a tombstone in lists
-rules.add_perm("community.read_message", can_see_message & message_is_live)  # the message itself and its edits
-rules.add_perm(
-    "community.change_message", can_see_message & message_is_live & message_channel_not_archived & (is_author | rules.is_staff)
+add_rules(
+    {
+        "community.view_channel": can_see_channel,
+        "community.post_message": can_see_channel & channel_accepts_posts,
+        "community.view_message": can_see_message,  # deleted ones too, as a tombstone in lists
+        "community.read_message": can_see_message & message_is_live,  # the message itself and its edits
+        "community.change_message": (
+            can_see_message & message_is_live & message_channel_not_archived & (is_author | rules.is_staff)
+        ),
+        "community.delete_message": can_see_message & message_is_live & (is_author | rules.is_staff),
+        "community.react_message": can_see_message & message_is_live & message_channel_not_archived,
+        "community.upload_attachment": rules.is_authenticated & rules.is_active,
+        "community.manage_channel": rules.is_staff,
+        "community.purge_user_messages": rules.is_staff,
+    }
 )
-rules.add_perm("community.delete_message", can_see_message & message_is_live & (is_author | rules.is_staff))
-rules.add_perm("community.react_message", can_see_message & message_is_live & message_channel_not_archived)
-rules.add_perm("community.manage_channel", rules.is_staff)
-rules.add_perm("community.purge_user_messages", rules.is_staff)
 
+
+def channel_capabilities(user, channel) -> dict:
+    """What the user may do in a channel, for clients to show or hide controls (never to decide).
+
+    Asked of the same rules as real messages, with a message of their own and one of someone else's,
+    so a client applies these to messages that arrive live without re-deriving any rule.
+    """
+    from .models import Message
+
+    own, others = Message(channel=channel, user=user), Message(channel=channel, user=None)
+    return {
+        "can_post": can(user, "community.post_message", channel),
+        "can_react": can(user, "community.react_message", own),
+        "can_edit_own": can(user, "community.change_message", own),
+        "can_delete_own": can(user, "community.delete_message", own),
+        "can_edit_any": can(user, "community.change_message", others),
+        "can_delete_any": can(user, "community.delete_message", others),
+    }
+
+
+def message_capabilities(user, message) -> dict:
+    return {
+        "can_edit": can(user, "community.change_message", message),
+        "can_delete": can(user, "community.delete_message", message),
+        "can_react": can(user, "community.react_message", message),
+    }

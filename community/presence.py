@@ -61,6 +61,21 @@ def _info_key(channel_id) -> str:
     return f"aw:presence-info:{channel_id}"
 
 
+def _sockets_key(user_id) -> str:
+    return f"aw:sockets:{user_id}"
+
+
+# A user's open sockets across every process, each scored with its expiry: drop the expired, then
+# admit the new one only below the cap, atomically (20 tabs racing cannot let a 21st in).
+_OPEN_SOCKET = """
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then return 0 end
+redis.call('ZADD', KEYS[1], ARGV[3], ARGV[4])
+redis.call('EXPIRE', KEYS[1], ARGV[5])
+return 1
+"""
+
+
 class RedisPresence:
     def __init__(self, url: str):
         self.url = url
@@ -74,9 +89,21 @@ class RedisPresence:
         entry = self._clients.get(loop)
         if entry is None:
             client = redis.from_url(self.url)
-            entry = (client, client.register_script(_JOIN), client.register_script(_LEAVE))
+            entry = (client, client.register_script(_JOIN), client.register_script(_LEAVE), client.register_script(_OPEN_SOCKET))
             self._clients[loop] = entry
-        return entry
+        return entry[:3]
+
+    async def socket_open(self, user_id, connection_id, limit: int) -> bool:
+        """Registers a socket of the user; False (refuse it) when they already hold ``limit`` live ones."""
+        self._redis()
+        open_socket = self._clients[asyncio.get_running_loop()][3]
+        now = time.time()
+        ttl = settings.PRESENCE_TTL_SECONDS
+        return bool(await open_socket(keys=[_sockets_key(user_id)], args=[now, limit, now + ttl, connection_id, ttl * 4]))
+
+    async def socket_close(self, user_id, connection_id) -> None:
+        redis, _, _ = self._redis()
+        await redis.zrem(_sockets_key(user_id), connection_id)
 
     async def _live_users(self, redis, channel_id, now: float) -> set[str]:
         return {_user_of(m) for m in await redis.zrangebyscore(_key(channel_id), now, "+inf")}
@@ -102,6 +129,8 @@ class RedisPresence:
         redis, _, _ = self._redis()
         expires = time.time() + settings.PRESENCE_TTL_SECONDS
         async with redis.pipeline(transaction=False) as pipe:
+            pipe.zadd(_sockets_key(user_id), {connection_id: expires})
+            pipe.expire(_sockets_key(user_id), settings.PRESENCE_TTL_SECONDS * 4)
             for channel_id in channel_ids:
                 pipe.zadd(_key(channel_id), {_member(user_id, connection_id): expires})
                 pipe.expire(_key(channel_id), settings.PRESENCE_TTL_SECONDS * 4)
@@ -143,6 +172,20 @@ class LocalPresence:
     def __init__(self):
         self._entries: dict[str, dict[str, float]] = {}
         self._info: dict[str, dict[str, dict]] = {}
+        self._sockets: dict[str, dict[str, float]] = {}
+
+    async def socket_open(self, user_id, connection_id, limit: int) -> bool:
+        now = time.time()
+        sockets = self._sockets.setdefault(str(user_id), {})
+        for stale in [c for c, expires in sockets.items() if expires < now]:
+            del sockets[stale]
+        if len(sockets) >= limit:
+            return False
+        sockets[connection_id] = now + settings.PRESENCE_TTL_SECONDS
+        return True
+
+    async def socket_close(self, user_id, connection_id) -> None:
+        self._sockets.get(str(user_id), {}).pop(connection_id, None)
 
     def _live(self, channel_id, now) -> set[str]:
         return {_user_of(m) for m, exp in self._entries.get(str(channel_id), {}).items() if exp >= now}
@@ -160,6 +203,9 @@ class LocalPresence:
 
     async def heartbeat(self, channel_ids, user_id, connection_id) -> None:
         expires = time.time() + settings.PRESENCE_TTL_SECONDS
+        sockets = self._sockets.get(str(user_id), {})
+        if connection_id in sockets:
+            sockets[connection_id] = expires
         for channel_id in channel_ids:
             self._entries.setdefault(str(channel_id), {})[_member(user_id, connection_id)] = expires
 

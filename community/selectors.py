@@ -2,21 +2,41 @@
 
 from __future__ import annotations
 
-from django.core.exceptions import ValidationError
-from django.db.models import Count, Exists, IntegerField, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models import CharField, Count, Exists, IntegerField, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 
-from .models import Channel, ChannelMember, ChannelState, Message, MessageEdit, Reaction, ReadMarker
+from agentwise.access import can, get_visible
+from agentwise.errors import NotFound
+
+from .models import (
+    Attachment,
+    Channel,
+    ChannelMember,
+    ChannelState,
+    Message,
+    MessageEdit,
+    Reaction,
+    ReadMarker,
+)
 
 HISTORY_MAX = 100
 
 
-def channel_list_visible_to(*, user) -> QuerySet[Channel]:
-    """Channels the user may read, in sidebar order, each with ``unread`` (top-level messages) and ``is_member``."""
+def _channels_visible_to(user) -> QuerySet[Channel]:
+    """The query form of ``community.view_channel``: public channels, private ones you are a member
+    of; staff see all. Each row has ``is_member``."""
+    if not user.is_authenticated or not user.is_active:
+        return Channel.objects.none()
     membership = ChannelMember.objects.filter(channel=OuterRef("pk"), user=user)
-    queryset = Channel.objects.annotate(is_member=Exists(membership))
+    queryset = Channel.objects.annotate(is_member=Exists(membership), viewer_id=Value(str(user.pk), output_field=CharField()))
     if not user.is_staff:
         queryset = queryset.filter(Q(is_private=False) | Q(is_member=True))
+    return queryset
+
+
+def channel_list_visible_to(*, user) -> QuerySet[Channel]:
+    """Channels the user may read, in sidebar order, each with ``unread`` (top-level messages) and ``is_member``."""
+    queryset = _channels_visible_to(user)
     marker = ReadMarker.objects.filter(user=user, channel=OuterRef("pk"), thread__isnull=True).values("last_read_seq")[:1]
     queryset = queryset.annotate(last_read_seq=Coalesce(Subquery(marker), Value(0), output_field=IntegerField()))
     unread = (
@@ -34,30 +54,32 @@ def channel_list_visible_to(*, user) -> QuerySet[Channel]:
 
 
 def channel_get_visible(*, user, channel_id) -> Channel:
-    """Raises Channel.DoesNotExist for unknown and invisible alike."""
-    try:
-        channel = Channel.objects.get(pk=channel_id)
-    except (ValueError, TypeError, ValidationError):
-        raise Channel.DoesNotExist from None
-    if not user.has_perm("community.view_channel", channel):
-        raise Channel.DoesNotExist
+    """Raises NotFound for unknown and invisible alike (a private channel does not leak)."""
+    channel = get_visible(Channel.objects.all(), pk=channel_id)
+    if not can(user, "community.view_channel", channel):
+        raise NotFound()
     return channel
+
+
+def channel_ids_visible(*, user, channel_ids) -> set[str]:
+    """Which of these channels the user may still read, in one query (sockets re-check their joins)."""
+    ids = [str(c) for c in channel_ids]
+    if not ids:
+        return set()
+    return {str(pk) for pk in _channels_visible_to(user).filter(pk__in=ids).values_list("pk", flat=True)}
 
 
 def message_get_visible(*, user, message_id, deleted_ok: bool = True) -> Message:
     """A message the user can see; ``deleted_ok=False`` for the message itself (gone once deleted)
-    rather than its place in a list or a thread (kept as a tombstone)."""
-    try:
-        message = Message.objects.select_related("channel", "user", "user__profile").get(pk=message_id)
-    except (ValueError, TypeError, ValidationError):
-        raise Message.DoesNotExist from None
-    if not user.has_perm("community.view_message" if deleted_ok else "community.read_message", message):
-        raise Message.DoesNotExist
+    rather than its place in a list or a thread (kept as a tombstone). Raises NotFound otherwise."""
+    message = get_visible(Message.objects.select_related("channel", "user", "user__profile"), pk=message_id)
+    if not can(user, "community.view_message" if deleted_ok else "community.read_message", message):
+        raise NotFound()
     return message
 
 
 def _with_authors(queryset):
-    return queryset.select_related("user", "user__profile")
+    return queryset.select_related("user", "user__profile", "channel")
 
 
 def message_history(*, channel: Channel, before_seq=None, after_seq=None, limit: int = 50) -> list[Message]:
@@ -111,3 +133,44 @@ def thread_unread(*, user, root: Message) -> int:
 
 def channel_is_open(channel: Channel) -> bool:
     return channel.state == ChannelState.OPEN
+
+
+def attachment_get_visible(*, user, attachment_id) -> Attachment:
+    """A file the user may download: attached to a live message they can read, or their own upload
+    not yet attached. A deleted message's files are gone for everyone, staff included."""
+    attachment = get_visible(Attachment.objects.select_related("message", "message__channel"), pk=attachment_id)
+    if attachment.message is None:
+        if not user.is_authenticated or attachment.uploader_id != user.pk:
+            raise NotFound()
+    elif not can(user, "community.read_message", attachment.message):
+        raise NotFound()
+    return attachment
+
+
+def channel_members(*, channel: Channel) -> QuerySet[ChannelMember]:
+    return channel.members.select_related("user", "user__profile", "added_by").order_by("created_at", "pk")
+
+
+def channel_member_get(*, channel: Channel, user_id) -> ChannelMember:
+    return get_visible(channel_members(channel=channel), user_id=user_id)
+
+
+def user_get_by_handle(*, username: str):
+    """An active user by handle (case-insensitive); a field error when there is none (handles are public)."""
+    from django.contrib.auth import get_user_model
+    from django.core.exceptions import ValidationError
+
+    user = get_user_model().objects.filter(username__iexact=username, is_active=True).first()
+    if user is None:
+        raise ValidationError({"username": "No Agentwise user has this username."})
+    return user
+
+
+def message_seq_in_channel(*, channel: Channel, message_id) -> int | None:
+    """The sequence number of a message of this channel (a history cursor), or None."""
+    from django.core.exceptions import ValidationError
+
+    try:
+        return Message.objects.filter(channel=channel, pk=message_id).values_list("seq", flat=True).first()
+    except (ValueError, TypeError, ValidationError):
+        return None

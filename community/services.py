@@ -11,17 +11,18 @@ import re
 from datetime import timedelta
 
 from django.conf import settings
-from django.core.cache import cache
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import F
-from django.http import Http404
 from django.utils import timezone
 
+from agentwise.access import require
 from agentwise.errors import Refusal
+from agentwise.ratelimits import rate_limit_hit
 
 from . import events
 from .models import (
+    ATTACHMENT_EXTENSIONS,
     EMOJI_PATTERN,
     MAX_EMOJI_CHARS,
     MAX_MESSAGE_CHARS,
@@ -37,48 +38,27 @@ from .models import (
 
 MAX_ATTACHMENTS = 5
 EMOJI_RE = re.compile(EMOJI_PATTERN)
-ALLOWED_ATTACHMENT_TYPES = {  # type: the extension it is stored (and served) with
-    "image/png": "png",
-    "image/jpeg": "jpg",
-    "image/gif": "gif",
-    "image/webp": "webp",
-    "application/pdf": "pdf",
-    "text/plain": "txt",
-    "application/json": "json",
-}
+ALLOWED_ATTACHMENT_TYPES = ATTACHMENT_EXTENSIONS
 MAX_ATTACHMENT_BYTES = 5 * 1024 * 1024
+UNATTACHED_UPLOAD_TTL = timedelta(hours=24)
+# Bidirectional-text controls: a name like "invoice\u202egpj.exe" must not display as "invoiceexe.jpg".
+_BIDI_CONTROLS = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 
-class NotFound(Http404):
-    """Not visible to the actor; every door answers 404 (private channels do not leak)."""
-
-
-def _require(actor, perm: str, obj, *, visible_perm: str, message: str) -> None:
-    if not actor.has_perm(perm, obj):
-        if not actor.has_perm(visible_perm, obj):
-            raise NotFound()
-        raise PermissionDenied(message)
+def _write_limit(name: str, actor) -> None:
+    """Members' edits and deletes are limited per minute; staff moderating (bulk deletes in the admin)
+    draw from their own, larger budget."""
+    rate_limit_hit("community.moderation" if actor.is_staff else name, actor.pk)
 
 
 def post_rate_check(actor) -> None:
     """Refuses with 429 ``rate_limited`` past N messages per window per user, across all their sockets."""
     limit = settings.COMMUNITY_POST_RATE["messages"]
     window = settings.COMMUNITY_POST_RATE["seconds"]
-    bucket = int(timezone.now().timestamp()) // window
-    key = f"community-rate:{actor.pk}:{bucket}"
-    cache.add(key, 0, timeout=window * 2)
-    try:
-        count = cache.incr(key)
-    except ValueError:  # evicted between add and incr
-        cache.set(key, 1, timeout=window * 2)
-        count = 1
-    if count > limit:
-        raise Refusal(
-            status_code=429,
-            code="rate_limited",
-            message=f"Slow down: at most {limit} messages per {window} seconds.",
-            extra={"retry_after": window - int(timezone.now().timestamp()) % window},
-        )
+    rate_limit_hit(
+        "community.message", actor.pk, rate=f"{limit} per {window} seconds",
+        message=f"Slow down: at most {limit} messages per {window} seconds.",
+    )
 
 
 def _clean_content(content, *, allow_empty: bool = False) -> str:
@@ -109,8 +89,8 @@ def message_post(
     attachment_ids=(),
 ) -> Message:
     """Saves a message (or a thread reply) with the channel's next sequence number, then broadcasts it."""
-    _require(actor, "community.post_message", channel, visible_perm="community.view_channel",
-             message="Only staff can post in this channel." if channel.is_locked else "This channel does not accept posts.")
+    require(actor, "community.post_message", channel, hidden_unless="community.view_channel",
+            message="Only staff can post in this channel." if channel.is_locked else "This channel does not accept posts.")
     if content_type not in ContentType.values:
         raise ValidationError({"content_type": f"One of {', '.join(ContentType.values)}."})
     if len(attachment_ids) > MAX_ATTACHMENTS:
@@ -150,31 +130,50 @@ def message_post(
     return message
 
 
-@transaction.atomic
 def message_edit(*, actor, message: Message, content: str) -> Message:
-    """Changes the text, keeping the previous version in the visible edit history."""
-    _require(actor, "community.change_message", message, visible_perm="community.view_message",
-             message="You can only edit your own messages.")
-    content = _clean_content(content, allow_empty=bool(message.attachments))
-    if content == message.content:
-        return message
-    MessageEdit.objects.create(message=message, content=message.content, edited_by=actor)
-    message.content = content
-    message.edited_at = timezone.now()
-    message.save(update_fields=["content", "edited_at"])
-    transaction.on_commit(lambda: events.message_edited(message))
+    """Changes the text, keeping the previous version in the visible edit history.
+
+    The row is locked first: an edit racing a delete never brings the content back, and two
+    concurrent edits both land in the history, each recording the text it replaced.
+    """
+    require(actor, "community.change_message", message, hidden_unless="community.read_message",
+            message="You can only edit your own messages.")
+    _write_limit("community.edit", actor)
+    with transaction.atomic():
+        message = _locked(message)
+        require(actor, "community.change_message", message, hidden_unless="community.read_message",
+                message="You can only edit your own messages.")
+        content = _clean_content(content, allow_empty=bool(message.attachments))
+        if content == message.content:
+            return message
+        MessageEdit.objects.create(message=message, content=message.content, edited_by=actor)
+        message.content = content
+        message.edited_at = timezone.now()
+        message.save(update_fields=["content", "edited_at"])
+        transaction.on_commit(lambda: events.message_edited(message))
     return message
 
 
-@transaction.atomic
 def message_delete(*, actor, message: Message) -> Message:
-    """Soft delete: the content disappears, the row (and its thread) stays."""
-    _require(actor, "community.delete_message", message, visible_perm="community.view_message",
-             message="You can only delete your own messages.")
-    message.deleted_at = timezone.now()
-    message.save(update_fields=["deleted_at"])
-    transaction.on_commit(lambda: events.message_deleted(message))
+    """Soft delete: the content disappears, the row (and its thread) stays; its files go with the
+    next attachment sweep and are 404 from now on."""
+    require(actor, "community.delete_message", message, hidden_unless="community.read_message",
+            message="You can only delete your own messages.")
+    _write_limit("community.delete", actor)
+    with transaction.atomic():
+        message = _locked(message)
+        require(actor, "community.delete_message", message, hidden_unless="community.read_message",
+                message="You can only delete your own messages.")
+        message.deleted_at = timezone.now()
+        message.save(update_fields=["deleted_at"])
+        transaction.on_commit(lambda: events.message_deleted(message))
     return message
+
+
+def _locked(message: Message) -> Message:
+    """The message re-read under a row lock (with its channel and author, for checks and payloads)."""
+    locked = Message.objects.select_for_update(of=("self",)).select_related("channel", "user", "user__profile")
+    return locked.get(pk=message.pk)
 
 
 def _clean_emoji(emoji) -> str:
@@ -188,9 +187,10 @@ def _clean_emoji(emoji) -> str:
 
 def reaction_toggle(*, actor, message: Message, emoji: str) -> tuple[bool, int]:
     """Adds the actor's reaction, or removes it if present. Returns (added, new count for that emoji)."""
-    _require(actor, "community.react_message", message, visible_perm="community.view_message",
-             message="Reactions are closed here.")
+    require(actor, "community.react_message", message, hidden_unless="community.read_message",
+            message="Reactions are closed here.")
     emoji = _clean_emoji(emoji)
+    rate_limit_hit("community.reaction", actor.pk)
     with transaction.atomic():
         removed, _ = Reaction.objects.filter(message=message, user=actor, emoji=emoji).delete()
         added = False
@@ -210,8 +210,7 @@ def reaction_toggle(*, actor, message: Message, emoji: str) -> tuple[bool, int]:
 
 def read_mark(*, actor, channel: Channel, seq: int, thread: Message | None = None) -> ReadMarker:
     """Moves the actor's read marker forward (never back) in a channel or a thread."""
-    if not actor.has_perm("community.view_channel", channel):
-        raise NotFound()
+    require(actor, "community.view_channel", channel, hidden_unless="community.view_channel")
     if thread is not None and thread.channel_id != channel.pk:
         raise ValidationError({"thread": "Not a message of this channel."})
     seq = min(int(seq), channel.last_seq)
@@ -259,49 +258,118 @@ def _attachment_type(upload) -> str:
     raise ValidationError({"file": f"Allowed types: {', '.join(sorted(ALLOWED_ATTACHMENT_TYPES))}."})
 
 
-@transaction.atomic
+def attachment_name(name: str) -> str:
+    """A file name safe to show and to send back: no path, no bidirectional controls, no NUL."""
+    name = (name or "file").replace("\x00", "").rsplit("/", 1)[-1].rsplit("\\", 1)[-1]
+    name = _BIDI_CONTROLS.sub("_", name).strip()
+    return name[:255] or "file"
+
+
 def attachment_upload(*, actor, upload) -> Attachment:
+    """Stores a file for the actor's next message. Counted against the hourly upload count and the
+    daily byte quota; a file never attached is removed by ``attachments_sweep`` after a day."""
+    require(actor, "community.upload_attachment", message="You cannot upload files.")
     if upload.size > MAX_ATTACHMENT_BYTES:
         raise Refusal(status_code=413, code="request_too_large",
-                      message=f"Files are limited to {MAX_ATTACHMENT_BYTES // (1024 * 1024)} MB.")
+                      message=f"Files are limited to {MAX_ATTACHMENT_BYTES // (1024 * 1024)} MB.",
+                      extra={"limit": MAX_ATTACHMENT_BYTES})
     content_type = _attachment_type(upload)
-    name = (upload.name or "file").rsplit("/", 1)[-1][:255]
-    attachment = Attachment(uploader=actor, name=name, size=upload.size, content_type=content_type)
-    attachment.file.save(f"upload.{ALLOWED_ATTACHMENT_TYPES[content_type]}", upload, save=False)
-    attachment.save()
+    rate_limit_hit("community.upload", actor.pk)
+    rate_limit_hit("community.upload_bytes", actor.pk, cost=max(1, upload.size),
+                   message="You have reached today's upload quota; try again tomorrow.")
+    with transaction.atomic():
+        attachment = Attachment(uploader=actor, name=attachment_name(upload.name), size=upload.size, content_type=content_type)
+        attachment.file.save(f"upload.{ALLOWED_ATTACHMENT_TYPES[content_type]}", upload, save=False)
+        attachment.save()
     return attachment
 
 
-@transaction.atomic
+def attachments_sweep(*, now=None) -> int:
+    """Removes from storage the files of deleted messages, and uploads never attached within a day.
+    Safe to run twice, and on several workers at once (a file already gone is skipped)."""
+    now = now or timezone.now()
+    stale = Attachment.objects.filter(message__deleted_at__isnull=False) | Attachment.objects.filter(
+        message__isnull=True, created_at__lt=now - UNATTACHED_UPLOAD_TTL
+    )
+    removed = 0
+    for attachment in stale.only("pk", "file").iterator(chunk_size=500):
+        if Attachment.objects.filter(pk=attachment.pk).delete()[0]:
+            attachment.file.delete(save=False)
+            removed += 1
+    return removed
+
+
 def channel_member_add(*, actor, channel: Channel, user) -> ChannelMember:
-    if not actor.has_perm("community.manage_channel", channel):
-        raise PermissionDenied("Only staff manage channel members.")
-    member, _ = ChannelMember.objects.get_or_create(channel=channel, user=user, defaults={"added_by": actor})
+    require(actor, "community.manage_channel", channel, message="Only staff manage channel members.")
+    with transaction.atomic():
+        member, _ = ChannelMember.objects.get_or_create(channel=channel, user=user, defaults={"added_by": actor})
     return member
 
 
-@transaction.atomic
 def channel_member_remove(*, actor, channel: Channel, user) -> None:
-    if not actor.has_perm("community.manage_channel", channel):
-        raise PermissionDenied("Only staff manage channel members.")
-    ChannelMember.objects.filter(channel=channel, user=user).delete()
+    """Removes a member; their open sockets leave the channel at once (``channel:removed``)."""
+    require(actor, "community.manage_channel", channel, message="Only staff manage channel members.")
+    with transaction.atomic():
+        removed, _ = ChannelMember.objects.filter(channel=channel, user=user).delete()
+        if removed:
+            transaction.on_commit(lambda: events.channel_access_changed(channel.pk))
 
 
-@transaction.atomic
+CHANNEL_FIELDS = ("name", "description", "category", "type", "is_private", "is_locked", "state", "position", "permissions")
+
+
+def channel_update(*, actor, channel: Channel, data: dict) -> Channel:
+    """Changes a channel's settings. Making it private (or closing it) re-decides every open socket's
+    access to it at once, after commit."""
+    require(actor, "community.manage_channel", channel, message="Only staff manage channels.")
+    with transaction.atomic():
+        locked = Channel.objects.select_for_update().get(pk=channel.pk)
+        was_private = locked.is_private
+        changed = [field for field in CHANNEL_FIELDS if field in data and getattr(locked, field) != data[field]]
+        for field in changed:
+            setattr(locked, field, data[field])
+        locked.full_clean()
+        if changed:
+            locked.save(update_fields=changed)
+        if locked.is_private and not was_private:
+            transaction.on_commit(lambda: events.channel_access_changed(locked.pk))
+    return locked
+
+
+def channel_create(*, actor, data: dict, members=()) -> Channel:
+    require(actor, "community.manage_channel", message="Only staff manage channels.")
+    with transaction.atomic():
+        channel = Channel(**{field: data[field] for field in CHANNEL_FIELDS if field in data})
+        channel.full_clean()
+        channel.save()
+        for user in members:
+            ChannelMember.objects.create(channel=channel, user=user, added_by=actor)
+    return channel
+
+
 def user_messages_purge(*, actor, user, since=None) -> int:
     """Staff remove every recent message of a spammer in one action (soft delete, broadcast to all)."""
-    if not actor.has_perm("community.purge_user_messages"):
-        raise PermissionDenied("Only staff can remove a user's messages.")
+    require(actor, "community.purge_user_messages", message="Only staff can remove a user's messages.")
     since = since or timezone.now() - timedelta(days=7)
-    messages = list(Message.objects.filter(user=user, created_at__gte=since, deleted_at__isnull=True))
-    now = timezone.now()
-    Message.objects.filter(pk__in=[m.pk for m in messages]).update(deleted_at=now)
-    for message in messages:
-        message.deleted_at = now
-
-    def after_commit():
+    with transaction.atomic():
+        messages = list(Message.objects.select_for_update().filter(user=user, created_at__gte=since, deleted_at__isnull=True))
+        now = timezone.now()
+        Message.objects.filter(pk__in=[m.pk for m in messages]).update(deleted_at=now)
         for message in messages:
-            events.message_deleted(message)
+            message.deleted_at = now
 
-    transaction.on_commit(after_commit)
+        def after_commit():
+            for message in messages:
+                events.message_deleted(message)
+
+        transaction.on_commit(after_commit)
     return len(messages)
+
+
+def typing_broadcast_allowed(*, actor, channel_id) -> bool:
+    """At most one ``typing:start`` broadcast per user and channel per window (3 s), across sockets."""
+    try:
+        rate_limit_hit("community.typing", actor.pk, channel_id)
+    except Refusal:
+        return False
+    return True

@@ -1,7 +1,16 @@
-"""Staff see and moderate every project here; the same services apply the same rules as the API."""
+"""Staff see and moderate every project here. Fields with domain meaning (status, owner, deletion,
+collaborators) are read-only: they change through actions that call the same services as the API
+(with ``as_moderator=True``), so a deleted project is restorable and purged on time, and limits and
+budgets follow the owner."""
 
+from django import forms
 from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count
+from django.template.response import TemplateResponse
+
+from agentwise.errors import Refusal
 
 from . import limits, services
 from .models import (
@@ -18,11 +27,39 @@ from .pricing import micros_to_usd
 
 
 class CollaboratorInline(admin.TabularInline):
+    """Roles change and collaborators are removed through the services; people join by invitation only."""
+
     model = ProjectCollaborator
     fk_name = "project"
     extra = 0
-    raw_id_fields = ["user", "invited_by"]
-    fields = ["user", "role", "invited_by", "invited_at", "accepted_at"]
+    fields = ["user", "email", "role", "invited_by", "invited_at", "accepted_at"]
+    readonly_fields = ["user", "email", "invited_by", "invited_at", "accepted_at"]
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+class TransferForm(forms.Form):
+    new_owner = forms.ModelChoiceField(queryset=get_user_model().objects.none(), label="New owner")
+
+    def __init__(self, *args, project, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["new_owner"].queryset = get_user_model().objects.filter(
+            collaborations__project=project, collaborations__accepted_at__isnull=False
+        )
+
+
+def _run(modeladmin, request, queryset, action, verb: str) -> None:
+    done = 0
+    for obj in queryset:
+        try:
+            action(obj)
+        except (Refusal, ValidationError, PermissionDenied) as error:
+            text = getattr(error, "message", None) or " ".join(getattr(error, "messages", [str(error)]))
+            modeladmin.message_user(request, f"{obj}: {text}", messages.ERROR)
+        else:
+            done += 1
+    modeladmin.message_user(request, f"{verb} {done} project(s).", messages.SUCCESS)
 
 
 @admin.register(Project)
@@ -31,11 +68,77 @@ class ProjectAdmin(admin.ModelAdmin):
     list_filter = ["status", "type", "created_at", "updated_at"]
     search_fields = ["name", "description", "user__username", "user__email", "github_repo"]
     raw_id_fields = ["user"]
-    readonly_fields = ["created_at", "updated_at", "last_accessed_at", "deleted_at", "status_before_delete"]
+    readonly_fields = [
+        "user", "status", "created_at", "updated_at", "last_accessed_at", "deleted_at", "status_before_delete",
+    ]
     inlines = [CollaboratorInline]
     list_select_related = ["user"]
     date_hierarchy = "created_at"
-    actions = ["purge_expired"]
+    actions = ["archive", "reactivate", "soft_delete", "restore", "transfer", "purge_expired"]
+
+    def has_add_permission(self, request):
+        return False  # projects are created by their owner (page, API or CLI)
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # "Delete (restorable)" soft-deletes through the service; the purge task removes
+
+    def save_model(self, request, obj, form, change):
+        data = {field: form.cleaned_data[field] for field in form.changed_data if field in services.PROJECT_FIELDS}
+        if data:
+            services.project_update(actor=request.user, project=Project.objects.get(pk=obj.pk), data=data, as_moderator=True)
+
+    def save_formset(self, request, form, formset, change):
+        if formset.model is not ProjectCollaborator:
+            return super().save_formset(request, form, formset, change)
+        # What Django's change message (the admin history) lists, filled as the services act.
+        formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
+        for inline_form in formset.forms:
+            collaborator = inline_form.instance
+            if collaborator.pk is None:
+                continue
+            if inline_form in formset.deleted_forms:
+                services.collaborator_remove(actor=request.user, collaborator=collaborator, as_moderator=True)
+                formset.deleted_objects.append(collaborator)
+            elif "role" in inline_form.changed_data:
+                services.collaborator_update(
+                    actor=request.user, collaborator=collaborator, role=inline_form.cleaned_data["role"], as_moderator=True
+                )
+                formset.changed_objects.append((collaborator, ["role"]))
+
+    @admin.action(description="Archive")
+    def archive(self, request, queryset):
+        _run(self, request, queryset, lambda p: services.project_update(
+            actor=request.user, project=p, data={"status": "archived"}, as_moderator=True), "Archived")
+
+    @admin.action(description="Make active again")
+    def reactivate(self, request, queryset):
+        _run(self, request, queryset, lambda p: services.project_update(
+            actor=request.user, project=p, data={"status": "active"}, as_moderator=True), "Reactivated")
+
+    @admin.action(description="Delete (restorable for 30 days, then purged)")
+    def soft_delete(self, request, queryset):
+        _run(self, request, queryset,
+             lambda p: services.project_delete(actor=request.user, project=p, as_moderator=True), "Deleted")
+
+    @admin.action(description="Restore deleted projects")
+    def restore(self, request, queryset):
+        _run(self, request, queryset,
+             lambda p: services.project_restore(actor=request.user, project=p, as_moderator=True), "Restored")
+
+    @admin.action(description="Transfer ownership to an accepted collaborator")
+    def transfer(self, request, queryset):
+        if queryset.count() != 1:
+            self.message_user(request, "Transfer one project at a time.", messages.ERROR)
+            return None
+        project = queryset.get()
+        form = TransferForm(request.POST if "new_owner" in request.POST else None, project=project)
+        if form.is_valid():
+            _run(self, request, [project], lambda p: services.project_transfer(
+                actor=request.user, project=p, new_owner=form.cleaned_data["new_owner"], as_moderator=True), "Transferred")
+            return None
+        context = {**self.admin_site.each_context(request), "project": project, "form": form, "opts": self.model._meta,
+                   "action": "transfer", "title": f"Transfer “{project}”"}
+        return TemplateResponse(request, "admin/projects/project/transfer.html", context)
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(collaborator_total=Count("collaborators"))

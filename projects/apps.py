@@ -7,4 +7,9 @@ class ProjectsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
-        from . import permissions  # noqa: F401  (registers the projects rules)
+        from . import (
+            permissions,  # noqa: F401  (registers the projects rules)
+            receivers,
+        )
+
+        receivers.connect()

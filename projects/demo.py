@@ -39,7 +39,7 @@ def seed_projects(users: dict, *, executions_per_project: int = 80, seed: int = 
             invitation = services.collaborator_invite(
                 actor=owner, project=project, invitee=users[collaborator_name], role="editor" if index == 0 else "viewer"
             )
-            services.invitation_accept(invitation=invitation)
+            services.invitation_accept(actor=invitation.user, invitation=invitation)
         executions = []
         for _ in range(executions_per_project):
             agent, model = rng.choice(AGENTS)

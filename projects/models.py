@@ -75,11 +75,20 @@ class CollaboratorRole(models.TextChoices):
 
 
 class ProjectCollaborator(models.Model):
-    """An invitation and, once ``accepted_at`` is set, a membership."""
+    """An invitation and, once ``accepted_at`` is set, a membership.
+
+    Invited by username, ``user`` is set. Invited by email, ``email`` is set too — and ``user`` only
+    once an account with that confirmed address exists: an invitation to an address with no account
+    waits and binds when someone signs up with it and confirms it. Until acceptance, an email
+    invitation is shown by its address, never by the account behind it.
+    """
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="collaborators")
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="collaborations")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="collaborations"
+    )
+    email = models.EmailField(blank=True, help_text="The address invited, when invited by email (lower-cased).")
     role = models.CharField(max_length=50, choices=CollaboratorRole.choices, default=CollaboratorRole.VIEWER)
     permissions = models.JSONField(default=dict, blank=True)
     invited_by = models.ForeignKey(
@@ -90,17 +99,37 @@ class ProjectCollaborator(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["project", "user"], name="projects_collaborator_unique"),
+            models.UniqueConstraint(
+                fields=["project", "user"], name="projects_collaborator_unique",
+                violation_error_message="This person is already invited to this project.",
+            ),
+            models.UniqueConstraint(
+                fields=["project", "email"], condition=~models.Q(email=""), name="projects_collaborator_email_unique",
+                violation_error_message="This address is already invited to this project.",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(user__isnull=False) | ~models.Q(email=""), name="projects_collaborator_user_or_email"
+            ),
         ]
-        indexes = [models.Index(fields=["user", "accepted_at"], name="projects_collab_user_accepted")]
+        indexes = [
+            models.Index(fields=["user", "accepted_at"], name="projects_collab_user_accepted"),
+            models.Index(fields=["email"], name="projects_collab_email", condition=models.Q(user__isnull=True)),
+        ]
         ordering = ["invited_at"]
 
     def __str__(self) -> str:
-        return f"{self.user} on {self.project} ({self.role})"
+        return f"{self.user or self.email} on {self.project} ({self.role})"
 
     @property
     def is_pending(self) -> bool:
         return self.accepted_at is None
+
+    @property
+    def shown_as(self) -> str:
+        """How the inviter sees this row: the address they typed until the invitee accepts."""
+        if self.email and self.accepted_at is None:
+            return self.email
+        return f"@{self.user.username}" if self.user_id else self.email
 
 
 class ExecutionStatus(models.TextChoices):
@@ -137,6 +166,7 @@ class AgentExecution(models.Model):
                 fields=["user", "idempotency_key"],
                 condition=models.Q(idempotency_key__isnull=False),
                 name="projects_execution_idempotency",
+                violation_error_message="This Idempotency-Key was already used for another execution.",
             ),
         ]
         indexes = [
@@ -259,10 +289,12 @@ class Budget(models.Model):
         constraints = [
             # One budget per metric per scope; two conditional constraints work on SQLite and PostgreSQL.
             models.UniqueConstraint(
-                fields=["user", "metric"], condition=models.Q(project__isnull=True), name="projects_budget_account_unique"
+                fields=["user", "metric"], condition=models.Q(project__isnull=True), name="projects_budget_account_unique",
+                violation_error_message="Your account already has a budget for this metric.",
             ),
             models.UniqueConstraint(
-                fields=["project", "metric"], condition=models.Q(project__isnull=False), name="projects_budget_project_unique"
+                fields=["project", "metric"], condition=models.Q(project__isnull=False), name="projects_budget_project_unique",
+                violation_error_message="This project already has a budget for this metric.",
             ),
             models.CheckConstraint(condition=models.Q(monthly_limit__gt=0), name="projects_budget_limit_positive"),
             models.CheckConstraint(

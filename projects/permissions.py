@@ -1,13 +1,16 @@
 """Who may do what with projects (the seed's projects policies, plus roles).
 
 A project is visible to its owner and to collaborators who accepted their invitation — to nobody else.
-Owner: everything. Editor: update the project and record executions. Viewer: read only.
-Answered everywhere through ``user.has_perm("projects.<verb>", project)``.
+Owner: everything. Editor: update the project and record executions (and finish their own).
+Viewer: read only. A collaborator may leave; only the invitee answers an invitation.
+Asked through ``agentwise.access.can`` / ``require`` (``"projects.<verb>_<model>"``).
 """
 
 from __future__ import annotations
 
 import rules
+
+from agentwise.access import add_rules
 
 from .models import CollaboratorRole, Project, ProjectStatus
 
@@ -61,17 +64,60 @@ def is_active_project(user, project) -> bool:
     return project is not None and project.status == ProjectStatus.ACTIVE
 
 
-rules.add_perm("projects.add_project", rules.is_authenticated & rules.is_active)
-rules.add_perm("projects.view_project", is_member & is_live)
-rules.add_perm("projects.change_project", is_editor_or_owner & is_live)
-rules.add_perm("projects.delete_project", is_owner & is_live)
-rules.add_perm("projects.restore_project", is_owner)
-rules.add_perm("projects.transfer_project", is_owner & is_live)
-rules.add_perm("projects.view_collaborators", is_member & is_live)
-rules.add_perm("projects.manage_collaborators", is_owner & is_live)
-rules.add_perm("projects.view_execution", is_member & is_live)
-# Runs are reported against active projects only: an archived project is read-only.
-rules.add_perm("projects.add_execution", is_editor_or_owner & is_active_project)
-rules.add_perm("projects.change_execution", is_editor_or_owner & is_live)
-rules.add_perm("projects.view_budget", is_member & is_live)
-rules.add_perm("projects.change_budget", is_owner & is_live)
+@rules.predicate
+def owns_executions_project(user, execution) -> bool:
+    return execution is not None and is_owner(user, execution.project) and is_live(user, execution.project)
+
+
+@rules.predicate
+def reported_execution(user, execution) -> bool:
+    """The run's reporter, while still an editor: tokens are billed to whoever reported the run."""
+    return (
+        execution is not None
+        and user.is_authenticated
+        and execution.user_id == user.pk
+        and is_editor_or_owner(user, execution.project)
+        and is_live(user, execution.project)
+    )
+
+
+@rules.predicate
+def is_that_collaborator(user, collaborator) -> bool:
+    return collaborator is not None and user.is_authenticated and collaborator.user_id == user.pk
+
+
+@rules.predicate
+def owns_collaborators_project(user, collaborator) -> bool:
+    return collaborator is not None and is_owner(user, collaborator.project) and is_live(user, collaborator.project)
+
+
+@rules.predicate
+def invitation_is_open(user, invitation) -> bool:
+    return invitation is not None and invitation.accepted_at is None and invitation.project.status != ProjectStatus.DELETED
+
+
+add_rules(
+    {
+        "projects.add_project": rules.is_authenticated & rules.is_active,
+        "projects.view_project": is_member & is_live,
+        "projects.change_project": is_editor_or_owner & is_live,
+        "projects.delete_project": is_owner & is_live,
+        "projects.restore_project": is_owner,
+        "projects.transfer_project": is_owner & is_live,
+        "projects.view_collaborators": is_member & is_live,
+        "projects.manage_collaborators": is_owner & is_live,
+        # Asked with the collaborator row: the owner removes anyone, a collaborator may leave.
+        "projects.remove_collaborator": owns_collaborators_project | is_that_collaborator,
+        # Asked with the invitation (a pending collaborator row): only the invitee answers it.
+        "projects.answer_invitation": is_that_collaborator & invitation_is_open,
+        "projects.view_execution": is_member & is_live,
+        # Runs are reported against active projects only: an archived project is read-only.
+        "projects.add_execution": is_editor_or_owner & is_active_project,
+        # Asked with the execution: its reporter (still an editor) or the project's owner finishes it.
+        "projects.change_execution": reported_execution | owns_executions_project,
+        "projects.view_budget": is_member & is_live,
+        "projects.change_budget": is_owner & is_live,
+        # The admin's door only (services take ``as_moderator=True`` there); never reached through the API.
+        "projects.moderate_project": rules.is_staff,
+    }
+)

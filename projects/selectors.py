@@ -22,6 +22,9 @@ from django.db.models import (
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
+from agentwise.access import can, get_visible
+from agentwise.errors import NotFound
+
 from .models import (
     AgentExecution,
     Budget,
@@ -67,11 +70,8 @@ def project_list_visible_to(*, user, deleted: bool = False) -> QuerySet[Project]
 
 
 def project_get_visible(*, user, project_id, deleted: bool = False) -> Project:
-    """One visible project. Raises Project.DoesNotExist for unknown and invisible alike (a 404, never a 403)."""
-    try:
-        return project_list_visible_to(user=user, deleted=deleted).get(pk=project_id)
-    except (ValueError, TypeError, ValidationError):  # not a UUID
-        raise Project.DoesNotExist from None
+    """One visible project. Raises NotFound for unknown and invisible alike (a 404, never a 403)."""
+    return get_visible(project_list_visible_to(user=user, deleted=deleted), pk=project_id)
 
 
 def invitation_list_for(*, user) -> QuerySet[ProjectCollaborator]:
@@ -83,12 +83,41 @@ def invitation_list_for(*, user) -> QuerySet[ProjectCollaborator]:
     )
 
 
+def invitation_get_for(*, user, project_id) -> ProjectCollaborator:
+    """The user's pending invitation to a project; NotFound when there is none."""
+    return get_visible(invitation_list_for(user=user), project_id=project_id)
+
+
 def collaborator_list(*, project: Project) -> QuerySet[ProjectCollaborator]:
     return project.collaborators.select_related("user", "user__profile", "invited_by").order_by("invited_at")
 
 
+def collaborator_get_visible(*, user, project: Project, key) -> ProjectCollaborator:
+    """A collaborator row of a project the user may see, by the collaborator's user id or (for an
+    invitation by email, which may have no user yet) the row's own id."""
+    if not can(user, "projects.view_collaborators", project):
+        raise NotFound()
+    rows = collaborator_list(project=project)
+    try:
+        return rows.get(user_id=key)
+    except (ProjectCollaborator.DoesNotExist, ValueError, TypeError, ValidationError):
+        return get_visible(rows, pk=key)
+
+
+def execution_list_visible(*, user, project: Project) -> QuerySet[AgentExecution]:
+    if not can(user, "projects.view_execution", project):
+        raise NotFound()
+    return AgentExecution.objects.filter(project=project).order_by("-created_at", "-id")
+
+
 def execution_list(*, project: Project) -> QuerySet[AgentExecution]:
     return AgentExecution.objects.filter(project=project).order_by("-created_at", "-id")
+
+
+def execution_get_visible(*, user, project: Project, execution_id) -> AgentExecution:
+    execution = get_visible(execution_list_visible(user=user, project=project).select_related("user"), pk=execution_id)
+    execution.project = project  # the instance whose role for this user is already known
+    return execution
 
 
 def usage_metric_list(*, user, metric=None, period=None, since=None, until=None) -> QuerySet[UsageMetric]:
@@ -143,9 +172,22 @@ def project_success_by_agent(*, project: Project, days: int = 30) -> list[dict]:
 
 
 def budget_list_for(*, user, project: Project | None = None) -> QuerySet[Budget]:
+    """A project's budgets (for its members), or the user's account budgets."""
     if project is not None:
+        if not can(user, "projects.view_budget", project):
+            raise NotFound()
         return Budget.objects.filter(project=project)
     return Budget.objects.filter(user=user, project__isnull=True)
+
+
+def budget_list_owned(*, user) -> QuerySet[Budget]:
+    """Budgets the user owns: their account's, and those of the projects they own now (a project's
+    budgets follow it through a transfer)."""
+    return Budget.objects.filter(user=user).select_related("project")
+
+
+def budget_get_owned(*, user, budget_id) -> Budget:
+    return get_visible(budget_list_owned(user=user), pk=budget_id)
 
 
 def budget_statuses(budgets) -> dict:

@@ -2,22 +2,26 @@
 
 Each service checks permissions (``projects/permissions.py``) and plan limits (``projects/limits.py``),
 changes state in one transaction, meters usage with single atomic upserts (``projects/metering.py``),
-and schedules emails and realtime events only after commit.
+queues emails in the outbox (sent after commit) and sends realtime events only after commit.
 """
 
 from __future__ import annotations
 
 from decimal import Decimal
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.http import Http404
 from django.utils import timezone
 
 from accounts.notifications import notification_send
-from agentwise.errors import Refusal
+from agentwise.access import can, require
+from agentwise.errors import NotFound, Refusal
+from agentwise.integrity import unique_error
+from agentwise.mail import email_enqueue, templated_email
+from agentwise.ratelimits import rate_limit_hit
 
 from . import limits, metering
 from .models import (
@@ -39,15 +43,16 @@ PROJECT_FIELDS = ("name", "description", "type", "tech_stack", "github_repo", "t
 ACCESS_RESOLUTION_SECONDS = 60
 
 
-class NotFound(Http404):
-    """The object is not visible to the actor; every door answers 404 so existence does not leak."""
+def _require(actor, rule: str, project: Project, message: str, *, as_moderator: bool = False) -> None:
+    """Forbidden for a member lacking the role; NotFound for anyone who cannot see the project.
 
-
-def _require(actor, perm: str, obj, message: str) -> None:
-    if not actor.has_perm(perm, obj):
-        if actor.has_perm("projects.view_project", obj):
-            raise PermissionDenied(message)
-        raise NotFound()
+    ``as_moderator`` is the admin's door: staff act on any project under ``projects.moderate_project``
+    instead of the member rule (the API never passes it, so through the API staff are like anyone).
+    """
+    if as_moderator:
+        require(actor, "projects.moderate_project", project, message="Only staff moderate projects.")
+    else:
+        require(actor, rule, project, hidden_unless="projects.view_project", message=message)
 
 
 def _lock_user(user) -> None:
@@ -91,8 +96,7 @@ def _project_values(data: dict) -> dict:
 @transaction.atomic
 def project_create(*, actor, data: dict) -> Project:
     """Creates a project owned by ``actor`` (any ``user``/owner in ``data`` is ignored)."""
-    if not actor.has_perm("projects.add_project"):
-        raise PermissionDenied("You cannot create projects.")
+    require(actor, "projects.add_project", message="You cannot create projects.")
     _lock_user(actor)
     limits.require_below(user=actor, limit="max_active_projects", current=_active_project_count(actor))
     project = Project(user=actor, **_project_values(data))
@@ -104,9 +108,9 @@ def project_create(*, actor, data: dict) -> Project:
 
 
 @transaction.atomic
-def project_update(*, actor, project: Project, data: dict) -> Project:
+def project_update(*, actor, project: Project, data: dict, as_moderator: bool = False) -> Project:
     """Changes fields and moves between active and archived (re-activating counts against the plan)."""
-    _require(actor, "projects.change_project", project, "Viewers cannot change the project.")
+    _require(actor, "projects.change_project", project, "Viewers cannot change the project.", as_moderator=as_moderator)
     values = _project_values(data)
     changed = list(values)
     for field, value in values.items():
@@ -128,9 +132,11 @@ def project_update(*, actor, project: Project, data: dict) -> Project:
 
 
 @transaction.atomic
-def project_delete(*, actor, project: Project) -> Project:
+def project_delete(*, actor, project: Project, as_moderator: bool = False) -> Project:
     """Soft delete: hidden everywhere at once, restorable by the owner for 30 days, then purged."""
-    _require(actor, "projects.delete_project", project, "Only the owner can delete the project.")
+    _require(actor, "projects.delete_project", project, "Only the owner can delete the project.", as_moderator=as_moderator)
+    if project.status == ProjectStatus.DELETED:
+        return project
     project.status_before_delete = project.status
     project.status = ProjectStatus.DELETED
     project.deleted_at = timezone.now()
@@ -139,15 +145,20 @@ def project_delete(*, actor, project: Project) -> Project:
 
 
 @transaction.atomic
-def project_restore(*, actor, project: Project) -> Project:
-    if not actor.has_perm("projects.restore_project", project) or project.status != ProjectStatus.DELETED:
+def project_restore(*, actor, project: Project, as_moderator: bool = False) -> Project:
+    """Undoes a soft delete within 30 days (the owner; staff from the admin). Counts against the plan."""
+    if as_moderator:
+        _require(actor, "projects.restore_project", project, "", as_moderator=True)
+    elif not can(actor, "projects.restore_project", project):
+        raise NotFound()
+    if project.status != ProjectStatus.DELETED:
         raise NotFound()
     if project.deleted_at is None or project.deleted_at <= timezone.now() - RESTORE_WINDOW:
         raise NotFound()
     restored_status = project.status_before_delete or ProjectStatus.ACTIVE
     if restored_status == ProjectStatus.ACTIVE:
-        _lock_user(actor)
-        limits.require_below(user=actor, limit="max_active_projects", current=_active_project_count(actor))
+        _lock_user(project.user)
+        limits.require_below(user=project.user, limit="max_active_projects", current=_active_project_count(project.user))
     project.status = restored_status
     project.deleted_at = None
     project.status_before_delete = ""
@@ -156,9 +167,9 @@ def project_restore(*, actor, project: Project) -> Project:
 
 
 @transaction.atomic
-def project_transfer(*, actor, project: Project, new_owner) -> Project:
+def project_transfer(*, actor, project: Project, new_owner, as_moderator: bool = False) -> Project:
     """Hands the project to an accepted collaborator; the old owner stays on as an editor."""
-    _require(actor, "projects.transfer_project", project, "Only the owner can transfer the project.")
+    _require(actor, "projects.transfer_project", project, "Only the owner can transfer the project.", as_moderator=as_moderator)
     membership = ProjectCollaborator.objects.filter(
         project=project, user=new_owner, accepted_at__isnull=False
     ).first()
@@ -178,6 +189,9 @@ def project_transfer(*, actor, project: Project, new_owner) -> Project:
     )
     project.user = new_owner
     project.save(update_fields=["user", "updated_at"])
+    # A project's budgets belong to its owner: the former owner no longer sees their figures or gets
+    # their warnings, and the new owner is warned afresh this month.
+    Budget.objects.filter(project=project).update(user=new_owner, warned_period=None)
     project.__dict__.pop("_role_for", None)
     return project
 
@@ -200,34 +214,121 @@ def project_purge_expired(*, now=None) -> int:
 # --- Collaborators --------------------------------------------------------------------------
 
 
-@transaction.atomic
-def collaborator_invite(*, actor, project: Project, invitee, role: str) -> ProjectCollaborator:
+def collaborator_invite(
+    *, actor, project: Project, role: str, invitee=None, email: str = ""
+) -> ProjectCollaborator:
+    """Invites an existing user by username, or anyone by email.
+
+    An invitation by email answers the same whether or not an account uses the address (so the form
+    cannot be used to find out who has an account), never shows the account's username before they
+    accept, and — for an address with no account — waits and binds when someone signs up with it and
+    confirms it. Inviting an address again is harmless: the answer is the same invitation.
+    """
     _require(actor, "projects.manage_collaborators", project, "Only the owner can invite collaborators.")
     if role not in (CollaboratorRole.EDITOR, CollaboratorRole.VIEWER):
         raise ValidationError({"role": "Invite as editor or viewer; ownership is transferred, not invited."})
-    if invitee.pk == project.user_id:
+    email = email.strip().lower()
+    if (invitee is None) == (not email):
+        raise ValidationError({"username": "Give either username or email."})
+    rate_limit_hit("projects.invite", actor.pk, message="You are sending invitations too fast; try again later.")
+    if invitee is None:
+        invitee = _account_for_email(email)
+        if invitee is not None and (invitee.pk == project.user_id or not invitee.is_active):
+            return ProjectCollaborator(project=project, email=email, role=role, invited_by=actor)  # nothing to do
+    elif invitee.pk == project.user_id:
         raise ValidationError({"user": "The owner is already on the project."})
-    if not invitee.is_active:
+    elif not invitee.is_active:
         raise ValidationError({"user": "This account is disabled."})
-    _lock_user(project.user)
-    if ProjectCollaborator.objects.filter(project=project, user=invitee).exists():
-        raise ValidationError({"user": f"{invitee.username} is already invited to this project."})
-    limits.require_below(
-        user=project.user,
-        limit="max_collaborators_per_project",
-        current=ProjectCollaborator.objects.filter(project=project).count(),
-    )
-    collaborator = ProjectCollaborator.objects.create(project=project, user=invitee, role=role, invited_by=actor)
-
-    from .tasks import send_invitation_email_task
-
-    transaction.on_commit(lambda: send_invitation_email_task.delay(str(collaborator.pk)))
+    try:
+        with transaction.atomic():
+            _lock_user(project.user)
+            existing = _existing_invitation(project=project, user=invitee, email=email)
+            if existing is not None:
+                if email:
+                    return existing if existing.email == email else ProjectCollaborator(
+                        project=project, email=email, role=existing.role, invited_by=actor
+                    )
+                raise unique_error(ProjectCollaborator, "projects_collaborator_unique")
+            limits.require_below(
+                user=project.user,
+                limit="max_collaborators_per_project",
+                current=ProjectCollaborator.objects.filter(project=project).count(),
+            )
+            collaborator = ProjectCollaborator.objects.create(
+                project=project, user=invitee, email=email, role=role, invited_by=actor
+            )
+            invitation_email_enqueue(invitation=collaborator)
+    except IntegrityError:
+        # A concurrent invitation of the same person won the race: answered as the check would have.
+        existing = _existing_invitation(project=project, user=invitee, email=email)
+        if existing is None or not email:
+            raise
+        return existing
     return collaborator
 
 
+def _account_for_email(email: str):
+    """The active account that has confirmed this address, if any (an unconfirmed claim binds nothing)."""
+    from allauth.account.models import EmailAddress
+
+    address = EmailAddress.objects.filter(email__iexact=email, verified=True).select_related("user").first()
+    return address.user if address is not None else None
+
+
+def _existing_invitation(*, project: Project, user, email: str) -> ProjectCollaborator | None:
+    rows = ProjectCollaborator.objects.filter(project=project)
+    if user is not None:
+        found = rows.filter(user=user).first()
+        if found is not None:
+            return found
+    return rows.filter(email=email).first() if email else None
+
+
+def invitations_bind(*, user, email: str) -> int:
+    """Gives a newly confirmed address's pending invitations to its account (called when an address is
+    confirmed). Where the account is already on a project, the duplicate invitation is dropped."""
+    email = email.strip().lower()
+    bound = 0
+    with transaction.atomic():
+        for invitation in ProjectCollaborator.objects.select_for_update().filter(email=email, user__isnull=True):
+            if invitation.project.user_id == user.pk or ProjectCollaborator.objects.filter(
+                project_id=invitation.project_id, user=user
+            ).exists():
+                invitation.delete()
+                continue
+            invitation.user = user
+            invitation.save(update_fields=["user"])
+            bound += 1
+    return bound
+
+
+def invitation_email_enqueue(*, invitation: ProjectCollaborator) -> None:
+    """Queues the invitation email in the outbox, in the caller's transaction (sent after commit).
+
+    To an address with no account yet, it invites them to sign up with it: the invitation binds once
+    they confirm the address (``invitations_bind``).
+    """
+    inviter = invitation.invited_by
+    accept_path = f"/projects/{invitation.project_id}/invitation/"
+    message = templated_email(
+        subject=f"{inviter.username if inviter else 'Someone'} invited you to “{invitation.project.name}” on Agentwise",
+        template="projects/email/invitation",
+        context={
+            "invitation": invitation,
+            "project": invitation.project,
+            "inviter": inviter,
+            "accept_url": f"{settings.SITE_URL}{accept_path}",
+            "signup_url": f"{settings.SITE_URL}/account/signup/?next={accept_path}" if invitation.user_id is None else "",
+        },
+        to=[invitation.email or invitation.user.email],
+    )
+    email_enqueue(message, kind="projects/email/invitation")
+
+
 @transaction.atomic
-def collaborator_update(*, actor, collaborator: ProjectCollaborator, role: str) -> ProjectCollaborator:
-    _require(actor, "projects.manage_collaborators", collaborator.project, "Only the owner can change roles.")
+def collaborator_update(*, actor, collaborator: ProjectCollaborator, role: str, as_moderator: bool = False) -> ProjectCollaborator:
+    _require(actor, "projects.manage_collaborators", collaborator.project, "Only the owner can change roles.",
+             as_moderator=as_moderator)
     if role not in (CollaboratorRole.EDITOR, CollaboratorRole.VIEWER):
         raise ValidationError({"role": "A collaborator is an editor or a viewer."})
     collaborator.role = role
@@ -236,15 +337,19 @@ def collaborator_update(*, actor, collaborator: ProjectCollaborator, role: str) 
 
 
 @transaction.atomic
-def collaborator_remove(*, actor, collaborator: ProjectCollaborator) -> None:
-    """The owner removes anyone; a collaborator may remove themselves (leave the project)."""
-    if collaborator.user_id != actor.pk:
-        _require(actor, "projects.manage_collaborators", collaborator.project, "Only the owner can remove others.")
+def collaborator_remove(*, actor, collaborator: ProjectCollaborator, as_moderator: bool = False) -> None:
+    """The owner removes anyone (or withdraws an invitation); a collaborator may leave."""
+    if as_moderator:
+        _require(actor, "", collaborator.project, "", as_moderator=True)
+    else:
+        require(actor, "projects.view_project", collaborator.project, hidden_unless="projects.view_project")
+        require(actor, "projects.remove_collaborator", collaborator, message="Only the owner can remove others.")
     collaborator.delete()
 
 
 @transaction.atomic
-def invitation_accept(*, invitation: ProjectCollaborator) -> ProjectCollaborator:
+def invitation_accept(*, actor, invitation: ProjectCollaborator) -> ProjectCollaborator:
+    require(actor, "projects.answer_invitation", invitation, hidden_unless="projects.answer_invitation")
     if invitation.accepted_at is None:
         invitation.accepted_at = timezone.now()
         invitation.save(update_fields=["accepted_at"])
@@ -252,8 +357,9 @@ def invitation_accept(*, invitation: ProjectCollaborator) -> ProjectCollaborator
 
 
 @transaction.atomic
-def invitation_decline(*, invitation: ProjectCollaborator) -> None:
+def invitation_decline(*, actor, invitation: ProjectCollaborator) -> None:
     """Declining removes the invitation, so the owner may invite again later."""
+    require(actor, "projects.answer_invitation", invitation, hidden_unless="projects.answer_invitation")
     invitation.delete()
 
 
@@ -445,9 +551,15 @@ def _execution_create(*, actor, project: Project, data: dict, idempotency_key: s
 
 @transaction.atomic
 def execution_finish(*, actor, execution: AgentExecution, data: dict) -> AgentExecution:
-    """Completes or fails a running execution; the server sets ``completed_at``. Only once (else 409)."""
+    """Completes or fails a running execution; the server sets ``completed_at``. Only once (else 409).
+
+    Only the run's reporter (still an editor) or the project's owner may finish it: the tokens are
+    metered to the reporter, so another editor must not bill them with theirs.
+    """
     project = execution.project
-    _require(actor, "projects.change_execution", project, "Viewers cannot change executions.")
+    require(actor, "projects.view_execution", project, hidden_unless="projects.view_execution")
+    require(actor, "projects.change_execution", execution,
+            message="Only the member who reported this run, or the project's owner, can finish it.")
     locked = AgentExecution.objects.select_for_update().get(pk=execution.pk)
     status = data.get("status")
     if locked.status in TERMINAL:
@@ -478,22 +590,29 @@ def execution_finish(*, actor, execution: AgentExecution, data: dict) -> AgentEx
 # --- Budgets ------------------------------------------------------------------------------------
 
 
-@transaction.atomic
 def budget_set(
     *, actor, metric: str, monthly_limit: int, project: Project | None = None, warn_ratio=Decimal("0.8"), hard_cap=False
 ) -> Budget:
-    """Creates or replaces the monthly budget for a metric, on the actor's account or one of their projects."""
+    """Creates or replaces the monthly budget for a metric, on the actor's account or one of their projects.
+
+    The scope's owner row is locked first, so two concurrent requests replace one budget in turn
+    instead of racing to insert two.
+    """
     if project is not None:
         _require(actor, "projects.change_budget", project, "Only the owner sets project budgets.")
-    budget = Budget.objects.filter(user=project.user if project else actor, project=project, metric=metric).first()
-    if budget is None:
-        budget = Budget(user=project.user if project else actor, project=project, metric=metric)
-    budget.monthly_limit = monthly_limit
-    budget.warn_ratio = Decimal(str(warn_ratio)).quantize(Decimal("0.001"))  # the column keeps 3 decimals
-    budget.hard_cap = hard_cap
-    budget.warned_period = None  # a new threshold may warn again this month
-    budget.full_clean(validate_constraints=False)
-    budget.save()
+    owner = project.user if project is not None else actor
+    with transaction.atomic():
+        _lock_user(owner)
+        budget = Budget.objects.filter(project=project, metric=metric, **({} if project else {"user": owner})).first()
+        if budget is None:
+            budget = Budget(user=owner, project=project, metric=metric)
+        budget.user = owner
+        budget.monthly_limit = monthly_limit
+        budget.warn_ratio = Decimal(str(warn_ratio)).quantize(Decimal("0.001"))  # the column keeps 3 decimals
+        budget.hard_cap = hard_cap
+        budget.warned_period = None  # a new threshold may warn again this month
+        budget.full_clean(validate_constraints=False)
+        budget.save()
     return budget
 
 

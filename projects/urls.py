@@ -10,6 +10,6 @@ urlpatterns = [
     path("<uuid:project_id>/restore/", views.project_restore, name="project_restore"),
     path("<uuid:project_id>/budgets/", views.project_budget, name="project_budget"),
     path("<uuid:project_id>/collaborators/", views.collaborator_invite, name="project_invite"),
-    path("<uuid:project_id>/collaborators/<uuid:user_id>/", views.collaborator_change, name="project_collaborator"),
+    path("<uuid:project_id>/collaborators/<uuid:collaborator_id>/", views.collaborator_change, name="project_collaborator"),
     path("<uuid:project_id>/invitation/", views.project_invitation, name="project_invitation"),
 ]

@@ -1,33 +1,35 @@
-"""Project pages. Reads through selectors, writes through services; permissions via ``has_perm``."""
+"""Project pages. Reads through selectors, writes through services; permissions via ``agentwise.access``.
+
+Refusals are not caught here one by one: ``NotFound``/``Forbidden`` are Django's 404/403, and any other
+refusal a page does not handle itself (a plan limit met by a form, say) is rendered by
+``agentwise.middleware.RefusalMiddleware``.
+"""
 
 from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Q
-from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from agentwise.errors import Refusal
+from agentwise.access import can, get_visible, require
+from agentwise.errors import Forbidden, NotFound, Refusal
 
 from . import charts, dashboards, selectors, services
 from .forms import BudgetForm, InviteForm, ProjectForm, RoleForm
-from .models import BudgetMetric, Project, ProjectCollaborator
+from .models import BudgetMetric, Project
 from .pricing import micros_to_usd
 
 User = get_user_model()
 
 
 def _visible_project(request, project_id) -> Project:
-    try:
-        return selectors.project_get_visible(user=request.user, project_id=project_id)
-    except Project.DoesNotExist:
-        raise Http404("No such project.") from None
+    return selectors.project_get_visible(user=request.user, project_id=project_id)
 
 
 def _refusal_message(request, refusal: Refusal) -> None:
@@ -58,6 +60,8 @@ def project_list(request):
     if request.method == "POST" and form.is_valid():
         try:
             project = services.project_create(actor=request.user, data=form.cleaned_data)
+        except (NotFound, Forbidden):
+            raise  # a 404 or 403, not a message on the form
         except Refusal as refusal:
             form.add_error(None, refusal.message)
             form.upgrade_url = refusal.extra.get("upgrade_url")
@@ -83,7 +87,7 @@ def project_detail(request, project_id):
     project = _visible_project(request, project_id)
     services.project_touch(project=project)
     user = request.user
-    executions = selectors.execution_list(project=project).select_related("user")
+    executions = selectors.execution_list_visible(user=request.user, project=project).select_related("user")
     agent_type = request.GET.get("agent_type", "").strip()[:100]
     status = request.GET.get("status", "")
     if agent_type:
@@ -106,7 +110,7 @@ def project_detail(request, project_id):
     )
     budgets = list(selectors.budget_list_for(user=user, project=project))
     budget_views = _burn_downs(budgets, daily)
-    can_manage = user.has_perm("projects.manage_collaborators", project)
+    can_manage = can(user, "projects.manage_collaborators", project)
     context = {
         "project": project,
         "page": page,
@@ -116,9 +120,9 @@ def project_detail(request, project_id):
         "success_chart": success_chart,
         "budgets": budget_views,
         "collaborators": selectors.collaborator_list(project=project),
-        "can_edit": user.has_perm("projects.change_project", project),
+        "can_edit": can(user, "projects.change_project", project),
         "can_manage": can_manage,
-        "can_report": user.has_perm("projects.add_execution", project),
+        "can_report": can(user, "projects.add_execution", project),
         "invite_form": InviteForm() if can_manage else None,
         "role_form": RoleForm(),
         "micros_to_usd": micros_to_usd,
@@ -167,8 +171,7 @@ def _burn_downs(budgets, daily) -> list[dict]:
 def project_settings(request, project_id):
     project = _visible_project(request, project_id)
     user = request.user
-    if not user.has_perm("projects.change_project", project):
-        raise PermissionDenied("Viewers cannot change the project.")
+    require(user, "projects.change_project", project, message="Viewers cannot change the project.")
     form = ProjectForm(request.POST or None, initial=ProjectForm.initial_for(project))
     budget_form = BudgetForm()
     if request.method == "POST" and form.is_valid():
@@ -184,8 +187,8 @@ def project_settings(request, project_id):
         "form": form,
         "budget_form": budget_form,
         "budgets": selectors.budget_list_for(user=user, project=project),
-        "can_delete": user.has_perm("projects.delete_project", project),
-        "can_budget": user.has_perm("projects.change_budget", project),
+        "can_delete": can(user, "projects.delete_project", project),
+        "can_budget": can(user, "projects.change_budget", project),
     }
     return render(request, "projects/settings.html", context)
 
@@ -204,6 +207,8 @@ def project_status(request, project_id):
         if action in ("archived", "active"):
             services.project_update(actor=request.user, project=project, data={"status": action})
             messages.success(request, "Project archived." if action == "archived" else "Project active again.")
+    except (NotFound, Forbidden):
+        raise  # a 404 or 403, not a message on the form
     except Refusal as refusal:
         _refusal_message(request, refusal)
     return redirect("project_settings", project_id=project.pk)
@@ -212,12 +217,11 @@ def project_status(request, project_id):
 @login_required
 @require_POST
 def project_restore(request, project_id):
-    try:
-        project = selectors.project_get_visible(user=request.user, project_id=project_id, deleted=True)
-    except Project.DoesNotExist:
-        raise Http404 from None
+    project = selectors.project_get_visible(user=request.user, project_id=project_id, deleted=True)
     try:
         services.project_restore(actor=request.user, project=project)
+    except (NotFound, Forbidden):
+        raise  # a 404 or 403, not a message on the form
     except Refusal as refusal:
         _refusal_message(request, refusal)
         return redirect(f"{reverse('projects_home')}?status=deleted")
@@ -230,9 +234,7 @@ def project_restore(request, project_id):
 def project_budget(request, project_id):
     project = _visible_project(request, project_id)
     if request.POST.get("delete"):
-        budget = selectors.budget_list_for(user=request.user, project=project).filter(pk=request.POST["delete"]).first()
-        if budget is None:
-            raise Http404
+        budget = get_visible(selectors.budget_list_for(user=request.user, project=project), pk=request.POST["delete"])
         services.budget_delete(actor=request.user, budget=budget)
         messages.success(request, "Budget removed.")
     else:
@@ -254,55 +256,55 @@ def collaborator_invite(request, project_id):
         messages.error(request, "Give a username or an email.")
         return redirect("project_detail", project_id=project.pk)
     who = form.cleaned_data["who"].strip()
-    invitee = User.objects.filter(Q(username__iexact=who) | Q(email__iexact=who), is_active=True).first()
-    if invitee is None:
-        messages.error(request, f"No Agentwise user is “{who}”.")
-        return redirect("project_detail", project_id=project.pk)
+    if "@" in who:
+        target = {"email": who}
+    else:
+        invitee = User.objects.filter(username__iexact=who, is_active=True).first()
+        if invitee is None:
+            messages.error(request, f"No Agentwise user is “@{who}”.")
+            return redirect("project_detail", project_id=project.pk)
+        target = {"invitee": invitee}
     try:
-        services.collaborator_invite(actor=request.user, project=project, invitee=invitee, role=form.cleaned_data["role"])
+        services.collaborator_invite(actor=request.user, project=project, role=form.cleaned_data["role"], **target)
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))
+    except (NotFound, Forbidden):
+        raise  # a 404 or 403, not a message on the form
     except Refusal as refusal:
         _refusal_message(request, refusal)
     else:
-        messages.success(request, f"Invited {invitee.username}; they got an email with a link to accept.")
+        messages.success(request, f"Invited {who}; they got an email with a link to accept.")
     return redirect("project_detail", project_id=project.pk)
 
 
 @login_required
 @require_POST
-def collaborator_change(request, project_id, user_id):
+def collaborator_change(request, project_id, collaborator_id):
     project = _visible_project(request, project_id)
-    try:
-        collaborator = selectors.collaborator_list(project=project).get(user_id=user_id)
-    except (ProjectCollaborator.DoesNotExist, ValueError, ValidationError):
-        raise Http404 from None
+    collaborator = selectors.collaborator_get_visible(user=request.user, project=project, key=collaborator_id)
     if request.POST.get("remove"):
         services.collaborator_remove(actor=request.user, collaborator=collaborator)
         if collaborator.user_id == request.user.pk:
             messages.success(request, f"You left “{project.name}”.")
             return redirect("projects_home")
-        messages.success(request, f"Removed {collaborator.user.username}.")
+        messages.success(request, f"Removed {collaborator.shown_as}.")
     else:
         form = RoleForm(request.POST)
         if form.is_valid():
             services.collaborator_update(actor=request.user, collaborator=collaborator, role=form.cleaned_data["role"])
-            messages.success(request, f"{collaborator.user.username} is now {form.cleaned_data['role']}.")
+            messages.success(request, f"{collaborator.shown_as} is now {form.cleaned_data['role']}.")
     return redirect("project_detail", project_id=project.pk)
 
 
 @login_required
 def project_invitation(request, project_id):
-    try:
-        invitation = selectors.invitation_list_for(user=request.user).get(project_id=project_id)
-    except (ProjectCollaborator.DoesNotExist, ValueError, ValidationError):
-        raise Http404("No pending invitation for you on this project.") from None
+    invitation = selectors.invitation_get_for(user=request.user, project_id=project_id)
     if request.method == "POST":
         if request.POST.get("decision") == "accept":
-            services.invitation_accept(invitation=invitation)
+            services.invitation_accept(actor=request.user, invitation=invitation)
             messages.success(request, f"You joined “{invitation.project.name}”.")
             return redirect("project_detail", project_id=project_id)
-        services.invitation_decline(invitation=invitation)
+        services.invitation_decline(actor=request.user, invitation=invitation)
         messages.info(request, "Invitation declined.")
         return redirect("projects_home")
     return render(request, "projects/invitation.html", {"invitation": invitation})

@@ -6,11 +6,10 @@ import pytest
 from django.core.cache import cache
 from rest_framework.test import APIClient
 
-from accounts.services import api_key_create
 from agentwise.celery import app as celery_app
 from projects.reference import ensure_reference_data
 from tests import clock
-from tests.factories import StaffFactory, UserFactory
+from tests.factories import StaffFactory, UserFactory, make_api_key
 
 _clock = None
 
@@ -74,6 +73,9 @@ def _clear_cache():
         cache.delete_pattern("*")
     else:
         cache.clear()
+    from agentwise import ratelimits
+
+    ratelimits.reset()
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -140,7 +142,7 @@ def api_key_for():
     """Returns a function making a raw API key for a user."""
 
     def make(user, **kwargs):
-        return api_key_create(user=user, name=kwargs.pop("name", "test key"), **kwargs)[1]
+        return make_api_key(user, name=kwargs.pop("name", "test key"), **kwargs)[1]
 
     return make
 

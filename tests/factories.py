@@ -27,3 +27,29 @@ class UserFactory(factory.django.DjangoModelFactory):
 class StaffFactory(UserFactory):
     is_staff = True
     username = factory.Sequence(lambda n: f"staff{n:03d}")
+
+
+def make_api_key(user, name: str = "test key", **kwargs):
+    """A real API key for ``user``, as an operator mints one from the console; returns (key, secret)."""
+    from accounts.credentials import Credential
+    from accounts.services import api_key_create
+
+    return api_key_create(user=user, credential=Credential.console(), name=name, **kwargs)
+
+
+def sign_in(client, user):
+    """Signs ``user`` in on ``client`` as a real sign-in does, recording it the way allauth does:
+    actions that need a recent sign-in (creating an API key) accept the session for 5 minutes."""
+    import time
+
+    from allauth.account.internal.flows.login import (
+        _AUTHENTICATION_METHODS_USER_SESSION_KEY,
+        AUTHENTICATION_METHODS_SESSION_KEY,
+    )
+
+    client.force_login(user)
+    session = client.session
+    session[AUTHENTICATION_METHODS_SESSION_KEY] = [{"method": "password", "at": time.time(), "email": user.email}]
+    session[_AUTHENTICATION_METHODS_USER_SESSION_KEY] = str(user.pk)
+    session.save()
+    return client

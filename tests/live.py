@@ -35,7 +35,11 @@ def test_database_url() -> str:
 
 
 class DaphneProcess:
-    def __init__(self, *, env: dict | None = None, log_dir: Path | None = None):
+    """daphne serving the test database. ``launcher=True`` starts it the way the Procfile does
+    (``python -m agentwise.web``, options from settings); otherwise with fixed daphne options."""
+
+    def __init__(self, *, env: dict | None = None, log_dir: Path | None = None, launcher: bool = False):
+        self.launcher = launcher
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.ws_url = f"ws://127.0.0.1:{self.port}/ws/"
@@ -54,10 +58,14 @@ class DaphneProcess:
 
     def start(self, timeout: float = 30) -> DaphneProcess:
         log = open(self.log_path, "w")  # noqa: SIM115 (owned by the process's lifetime)
+        if self.launcher:
+            args = ["agentwise.web", "--bind", "127.0.0.1"]
+        else:
+            args = ["daphne", "-b", "127.0.0.1", "-p", str(self.port),
+                    "--websocket-max-message-size", "1048576", "agentwise.asgi:application"]
         self.process = subprocess.Popen(
-            clock.command("daphne", "-b", "127.0.0.1", "-p", str(self.port),
-                          "--websocket-max-message-size", "1048576", "agentwise.asgi:application"),
-            cwd=ROOT, env={**self.env, **clock.clock_env()}, stdout=log, stderr=subprocess.STDOUT,
+            clock.command(*args),
+            cwd=ROOT, env={**self.env, "PORT": str(self.port), **clock.clock_env()}, stdout=log, stderr=subprocess.STDOUT,
             start_new_session=True,
         )
         deadline = time.monotonic() + timeout
@@ -100,9 +108,10 @@ class DaphneProcess:
 
 
 def session_cookie_for(user) -> str:
-    """A signed-in session for ``user`` saved in the test database; returns the session key."""
+    """A freshly signed-in session for ``user`` saved in the test database; returns the session key."""
     from django.test import Client
 
-    client = Client()
-    client.force_login(user)
+    from tests.factories import sign_in
+
+    client = sign_in(Client(), user)
     return client.cookies[settings.SESSION_COOKIE_NAME].value

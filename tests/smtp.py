@@ -44,9 +44,11 @@ class RecordingHandler:
 
 
 class SmtpServer:
-    def __init__(self, fail_first: int = 0):
+    """``port``: one chosen beforehand, e.g. where a worker was told to send while nothing listened yet."""
+
+    def __init__(self, fail_first: int = 0, port: int | None = None):
         self.handler = RecordingHandler(fail_first=fail_first)
-        self.port = free_port()
+        self.port = port or free_port()
         self.controller = Controller(self.handler, hostname="127.0.0.1", port=self.port)
 
     def __enter__(self) -> SmtpServer:

@@ -3,7 +3,7 @@
 from django.contrib.auth import get_user_model
 from rest_framework import serializers
 
-from agentwise.api.fields import HttpURLField, StrictCharField, StrictRegexField
+from agentwise.api.fields import HttpURLField, StrictCharField, StrictRegexField, UTCDateTimeField
 
 from ..models import ApiKey, Notification, Profile
 from ..validators import USERNAME_RE, UsernameValidator
@@ -61,13 +61,6 @@ class MeSerializer(serializers.Serializer):
     date_joined = serializers.DateTimeField(source="user.date_joined", read_only=True)
     updated_at = serializers.DateTimeField(read_only=True)
 
-    def validate_username(self, value: str) -> str:
-        profile = self.instance
-        taken = User.objects.filter(username__iexact=value).exclude(pk=profile.user_id).exists()
-        if taken:
-            raise serializers.ValidationError("This username is taken.", code="unique")
-        return value
-
     def to_internal_value(self, data):
         values = super().to_internal_value(data)
         user_values = values.pop("user", {})
@@ -86,7 +79,7 @@ class ApiKeySerializer(serializers.ModelSerializer):
 
 class ApiKeyCreateSerializer(serializers.Serializer):
     name = StrictCharField(max_length=100)
-    expires_at = serializers.DateTimeField(required=False, allow_null=True)
+    expires_at = UTCDateTimeField(required=False, allow_null=True)
 
 
 class ApiKeyCreatedSerializer(ApiKeySerializer):

@@ -1,14 +1,13 @@
 """Accounts API: your own account, public profiles, personal API keys."""
 
-from django.http import Http404
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import generics, mixins, permissions, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
 from .. import selectors, services
-from ..authentication import ApiKeyAuthentication
+from ..credentials import Credential
 from ..models import ApiKey, Notification, Profile
 from .filters import ApiKeyFilter
 from .serializers import (
@@ -28,7 +27,7 @@ class MeView(generics.GenericAPIView):
     http_method_names = ["get", "patch", "head", "options"]
 
     def get_object(self) -> Profile:
-        return Profile.objects.select_related("user").get(user=self.request.user)
+        return selectors.profile_get_own(user=self.request.user)
 
     def get(self, request):
         return Response(self.get_serializer(self.get_object()).data)
@@ -48,18 +47,17 @@ class PublicProfileView(generics.RetrieveAPIView):
     permission_classes = [permissions.AllowAny]
 
     def get_object(self) -> Profile:
-        try:
-            return selectors.profile_get_public(username=self.kwargs["username"])
-        except Profile.DoesNotExist:
-            raise Http404 from None
+        return selectors.profile_get_public(username=self.kwargs["username"])
 
 
 @extend_schema_view(
     list=extend_schema(summary="List your API keys"),
     create=extend_schema(
         summary="Create an API key",
-        description="Needs a signed-in browser session: an API key cannot mint more keys. "
-        "The response carries the secret `key` once; store it now.",
+        description="Needs a browser session signed in (or re-authenticated) within the last 5 minutes: an API "
+        "key cannot mint more keys (403 `permission_denied`), and an older session gets 403 "
+        "`reauthentication_required` with `reauthenticate_url`. The response carries the secret `key` once; "
+        "store it now. You are emailed about every new key.",
         request=ApiKeyCreateSerializer,
         responses={201: ApiKeyCreatedSerializer},
     ),
@@ -77,11 +75,11 @@ class ApiKeyViewSet(
         return selectors.api_key_list_for(user=self.request.user)
 
     def create(self, request):
-        if isinstance(request.successful_authenticator, ApiKeyAuthentication):
-            raise PermissionDenied("API keys can only be created from a signed-in session, not with another key.")
         serializer = ApiKeyCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        api_key, raw_key = services.api_key_create(user=request.user, **serializer.validated_data)
+        api_key, raw_key = services.api_key_create(
+            user=request.user, credential=Credential.from_request(request), **serializer.validated_data
+        )
         api_key.key = raw_key
         return Response(ApiKeyCreatedSerializer(api_key).data, status=status.HTTP_201_CREATED)
 

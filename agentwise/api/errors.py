@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import logging
 
-from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig
-from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import Http404, JsonResponse
+from django.http import JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from agentwise.errors import Refusal
+from agentwise.errors import Refusal, as_refusal
 
 logger = logging.getLogger(__name__)
 
@@ -61,23 +59,26 @@ def _first_message(detail) -> str:
     return str(detail)
 
 
+def refusal_response(refusal: Refusal) -> Response:
+    return Response(
+        error_body(refusal.status_code, refusal.message, code=refusal.code, **refusal.extra),
+        status=refusal.status_code,
+        headers=refusal.headers,
+    )
+
+
 def exception_handler(exc, context):
-    if isinstance(exc, Refusal):
-        return Response(
-            error_body(exc.status_code, exc.message, code=exc.code, **exc.extra),
-            status=exc.status_code,
-            headers=exc.headers,
-        )
-    if isinstance(exc, DjangoValidationError):
-        exc = exceptions.ValidationError(
-            exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
-        )
-    elif isinstance(exc, RequestDataTooBig):
+    """DRF's own exceptions keep DRF's handling; every domain refusal goes through ``as_refusal``."""
+    if isinstance(exc, RequestDataTooBig):
         exc = PayloadTooLarge()
-    elif isinstance(exc, Http404):
-        exc = exceptions.NotFound()
-    elif isinstance(exc, DjangoPermissionDenied):
-        exc = exceptions.PermissionDenied(*(exc.args[:1] or ()))
+    if not isinstance(exc, exceptions.APIException):
+        refusal = as_refusal(exc)
+        if refusal is None:
+            return None  # a fault: Django's 500 handling (logged) takes it
+        if refusal.status_code == 400 and "fields" in refusal.extra:
+            exc = exceptions.ValidationError(refusal.extra["fields"])
+        else:
+            return refusal_response(refusal)
 
     response = drf_exception_handler(exc, context)
     if response is None:

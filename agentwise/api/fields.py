@@ -1,6 +1,7 @@
 """Serializer fields that take JSON types at their word (DRF's CharField would turn 42 into "42")."""
 
 import re
+from datetime import UTC, datetime
 
 from django.core.validators import RegexValidator
 from drf_spectacular.utils import extend_schema_field
@@ -54,6 +55,38 @@ class HttpURLField(StrictStringMixin, serializers.CharField):
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         self.validators.append(RegexValidator(HTTP_URL_RE, message="Enter an http(s) URL such as https://example.com/page."))
+
+
+def as_utc(value: datetime) -> datetime:
+    """The same instant in UTC (a naive value is taken as UTC already).
+
+    RFC 3339 allows offsets up to ±23:59 and Python parses them, but PostgreSQL refuses one beyond
+    ±15:59 (a 500 on ``?until=2026-01-01T00:00:00-16:34``): no parsed offset may reach the database.
+    Raises ValueError when UTC cannot hold the instant (early on 0001-01-01 with a positive offset,
+    late on 9999-12-31 with a negative one).
+    """
+    if value.tzinfo is None or value.utcoffset() is None:
+        return value.replace(tzinfo=UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("This instant is outside the years 1-9999 in UTC.") from None
+
+
+class UTCDateTimeField(serializers.DateTimeField):
+    """Every date-time the API reads: RFC 3339 (``T`` and ``Z`` in either case), as the instant in UTC.
+
+    DRF converts with ``default_timezone`` (as as_utc does for filters) and answers 400 "Datetime value
+    out of range." where as_utc raises, whatever time zone is active.
+    """
+
+    def __init__(self, **kwargs):
+        super().__init__(default_timezone=UTC, **kwargs)
+
+    def to_internal_value(self, value):
+        if isinstance(value, str):
+            value = value.upper()  # RFC 3339, 5.6: "t" and "z" may be lower case
+        return super().to_internal_value(value)
 
 
 class StrictBooleanField(serializers.BooleanField):

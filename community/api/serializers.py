@@ -6,19 +6,37 @@ from rest_framework import serializers
 from agentwise.api.fields import StrictCharField, StrictIntegerField, StrictRegexField
 
 from ..models import EMOJI_PATTERN, MAX_EMOJI_CHARS, MAX_MESSAGE_CHARS, Channel, ContentType, MessageEdit
+from ..permissions import channel_capabilities
+
+
+class ChannelCapabilitiesSerializer(serializers.Serializer):
+    can_post = serializers.BooleanField()
+    can_react = serializers.BooleanField()
+    can_edit_own = serializers.BooleanField()
+    can_delete_own = serializers.BooleanField()
+    can_edit_any = serializers.BooleanField()
+    can_delete_any = serializers.BooleanField()
 
 
 class ChannelSerializer(serializers.ModelSerializer):
     unread = serializers.IntegerField(read_only=True, help_text="Top-level messages after your read marker.")
     is_member = serializers.BooleanField(read_only=True)
+    can = serializers.SerializerMethodField(
+        help_text="What you may do here, computed by the server's rules: `can_post`, `can_react`, `can_edit_own`, "
+        "`can_delete_own`, `can_edit_any`, `can_delete_any` (the last two: staff moderating)."
+    )
 
     class Meta:
         model = Channel
         fields = [
             "id", "name", "description", "category", "type", "is_private", "is_locked", "state",
-            "position", "last_seq", "unread", "is_member", "created_at",
+            "position", "last_seq", "unread", "is_member", "can", "created_at",
         ]
         read_only_fields = fields
+
+    @extend_schema_field(ChannelCapabilitiesSerializer)
+    def get_can(self, channel) -> dict:
+        return channel_capabilities(self.context["request"].user, channel)
 
 
 class AuthorSerializer(serializers.Serializer):
@@ -26,6 +44,7 @@ class AuthorSerializer(serializers.Serializer):
     username = serializers.CharField()
     display_name = serializers.CharField()
     avatar = serializers.CharField()
+    is_staff = serializers.BooleanField(help_text="Shown as a staff badge.")
 
 
 class ReactionStateSerializer(serializers.Serializer):
@@ -51,6 +70,11 @@ class MessageSerializer(serializers.Serializer):
     created_at = serializers.DateTimeField()
     edited_at = serializers.DateTimeField(allow_null=True)
     deleted = serializers.BooleanField()
+    can_edit = serializers.BooleanField(
+        help_text="You may edit this message. REST only: for messages arriving over the socket, apply the channel's `can`."
+    )
+    can_delete = serializers.BooleanField(help_text="You may delete this message.")
+    can_react = serializers.BooleanField(help_text="You may react to this message.")
 
 
 class MessagePageSerializer(serializers.Serializer):
@@ -128,3 +152,19 @@ class AttachmentSerializer(serializers.Serializer):
 
 class AttachmentUploadSerializer(serializers.Serializer):
     file = serializers.FileField()
+
+
+class ChannelMemberSerializer(serializers.Serializer):
+    user = AuthorSerializer(read_only=True)
+    added_by = serializers.CharField(source="added_by.username", default=None, read_only=True)
+    created_at = serializers.DateTimeField(read_only=True)
+
+    def to_representation(self, member):
+        from ..events import author_payload
+
+        return {"user": author_payload(member.user), "added_by": member.added_by.username if member.added_by else None,
+                "created_at": member.created_at.isoformat()}
+
+
+class ChannelMemberAddSerializer(serializers.Serializer):
+    username = StrictCharField(max_length=50, help_text="The member to add.")

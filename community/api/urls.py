@@ -6,6 +6,12 @@ urlpatterns = [
     path("community/channels/", views.ChannelListView.as_view(), name="community-channel-list"),
     path("community/channels/<str:channel_id>/messages/", views.ChannelMessagesView.as_view(), name="community-channel-messages"),
     path("community/channels/<str:channel_id>/read/", views.ChannelReadView.as_view(), name="community-channel-read"),
+    path("community/channels/<str:channel_id>/members/", views.ChannelMembersView.as_view(), name="community-channel-members"),
+    path(
+        "community/channels/<str:channel_id>/members/<str:user_id>/",
+        views.ChannelMemberDetailView.as_view(),
+        name="community-channel-member",
+    ),
     path("community/messages/<str:message_id>/", views.MessageDetailView.as_view(), name="community-message"),
     path("community/messages/<str:message_id>/thread/", views.ThreadView.as_view(), name="community-thread"),
     path("community/messages/<str:message_id>/reactions/", views.ReactionView.as_view(), name="community-reactions"),

@@ -4,8 +4,6 @@ Writes go through the same services as the websocket consumer, so a message sent
 to websocket clients the same way.
 """
 
-from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiRequest, extend_schema
 from rest_framework import generics, status
@@ -16,11 +14,13 @@ from rest_framework.views import APIView
 
 from agentwise.api.pagination import single_positive_int
 
-from .. import events, selectors, services
+from .. import events, permissions, selectors, services
 from ..models import Channel, Message
 from .serializers import (
     AttachmentSerializer,
     AttachmentUploadSerializer,
+    ChannelMemberAddSerializer,
+    ChannelMemberSerializer,
     ChannelSerializer,
     MessageCreateSerializer,
     MessageEditHistorySerializer,
@@ -35,22 +35,23 @@ from .serializers import (
 
 
 def _channel(request, channel_id) -> Channel:
-    try:
-        return selectors.channel_get_visible(user=request.user, channel_id=channel_id)
-    except Channel.DoesNotExist:
-        raise Http404 from None
+    return selectors.channel_get_visible(user=request.user, channel_id=channel_id)
 
 
 def _message(request, message_id, *, deleted_ok: bool = False) -> Message:
-    try:
-        return selectors.message_get_visible(user=request.user, message_id=message_id, deleted_ok=deleted_ok)
-    except Message.DoesNotExist:
-        raise Http404 from None
+    return selectors.message_get_visible(user=request.user, message_id=message_id, deleted_ok=deleted_ok)
 
 
 def _payloads(messages, viewer) -> list[dict]:
+    """Message payloads with the viewer's reactions and what the viewer may do with each message."""
     reactions = selectors.reaction_summaries(messages=messages, viewer=viewer)
-    return [events.message_payload(m, reactions=reactions[m.pk]) for m in messages]
+    channels: dict = {}
+    for message in messages:  # one instance per channel, so its membership is looked up once
+        message.channel = channels.setdefault(message.channel_id, message.channel)
+    return [
+        {**events.message_payload(m, reactions=reactions[m.pk]), **permissions.message_capabilities(viewer, m)}
+        for m in messages
+    ]
 
 
 def _cursor_seq(request, channel: Channel, name: str) -> int | None:
@@ -59,11 +60,10 @@ def _cursor_seq(request, channel: Channel, name: str) -> int | None:
         return None
     if len(values) > 1:
         raise ValidationError({name: ["Give this parameter once."]})
-    value = values[0]
-    try:
-        return Message.objects.filter(channel=channel).values_list("seq", flat=True).get(pk=value)
-    except (Message.DoesNotExist, ValueError, TypeError, DjangoValidationError):
-        raise ValidationError({name: ["Not a message of this channel."]}) from None
+    seq = selectors.message_seq_in_channel(channel=channel, message_id=values[0])
+    if seq is None:
+        raise ValidationError({name: ["Not a message of this channel."]})
+    return seq
 
 
 class ChannelListView(generics.ListAPIView):
@@ -210,3 +210,34 @@ class AttachmentUploadView(APIView):
         serializer.is_valid(raise_exception=True)
         attachment = services.attachment_upload(actor=request.user, upload=serializer.validated_data["file"])
         return Response(attachment.as_dict(), status=status.HTTP_201_CREATED)
+
+
+class ChannelMembersView(generics.ListAPIView):
+    """Members of a private channel (staff manage them; members may list them)."""
+
+    serializer_class = ChannelMemberSerializer
+    queryset = Channel.objects.none()
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return Channel.objects.none()
+        channel = _channel(self.request, self.kwargs["channel_id"])
+        return selectors.channel_members(channel=channel)
+
+    @extend_schema(summary="Add a member (staff)", request=ChannelMemberAddSerializer, responses={201: ChannelMemberSerializer})
+    def post(self, request, channel_id):
+        channel = _channel(request, channel_id)
+        serializer = ChannelMemberAddSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        user = selectors.user_get_by_handle(username=serializer.validated_data["username"])
+        member = services.channel_member_add(actor=request.user, channel=channel, user=user)
+        return Response(ChannelMemberSerializer(member).data, status=status.HTTP_201_CREATED)
+
+
+class ChannelMemberDetailView(APIView):
+    @extend_schema(summary="Remove a member (staff): their open sockets leave the channel at once", responses={204: None})
+    def delete(self, request, channel_id, user_id):
+        channel = _channel(request, channel_id)
+        member = selectors.channel_member_get(channel=channel, user_id=user_id)
+        services.channel_member_remove(actor=request.user, channel=channel, user=member.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)

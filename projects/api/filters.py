@@ -1,7 +1,7 @@
 from django.db import connection
 from django_filters import rest_framework as filters
 
-from agentwise.api.filters import StrictFilterSet
+from agentwise.api.filters import StrictFilterSet, UTCDateTimeFilter
 
 from ..models import AgentExecution, ExecutionStatus, Project, UsageMetricType
 
@@ -36,8 +36,8 @@ class ProjectFilter(StrictFilterSet):
 class ExecutionFilter(StrictFilterSet):
     agent_type = filters.CharFilter(field_name="agent_type", max_length=100)
     status = filters.ChoiceFilter(choices=ExecutionStatus.choices)
-    since = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte", help_text="ISO 8601, inclusive.")
-    until = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt", help_text="ISO 8601, exclusive.")
+    since = UTCDateTimeFilter(field_name="created_at", lookup_expr="gte", help_text="ISO 8601, inclusive.")
+    until = UTCDateTimeFilter(field_name="created_at", lookup_expr="lt", help_text="ISO 8601, exclusive.")
 
     class Meta:
         model = AgentExecution

@@ -2,6 +2,7 @@
 
 
 from django.contrib.auth import get_user_model
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from agentwise.api.fields import (
@@ -89,14 +90,27 @@ class ProjectWriteSerializer(serializers.Serializer):
 
 
 class CollaboratorSerializer(serializers.ModelSerializer):
-    user = UserSummarySerializer(read_only=True)
+    user = serializers.SerializerMethodField(
+        help_text="The collaborator; null for an invitation by email until it is accepted (the address is in `email`)."
+    )
+    email = serializers.SerializerMethodField(help_text="The address invited, for an invitation by email.")
     invited_by = UserSummarySerializer(read_only=True)
     state = serializers.SerializerMethodField()
 
     class Meta:
         model = ProjectCollaborator
-        fields = ["id", "user", "role", "state", "invited_by", "invited_at", "accepted_at"]
+        fields = ["id", "user", "email", "role", "state", "invited_by", "invited_at", "accepted_at"]
         read_only_fields = fields
+
+    @extend_schema_field(UserSummarySerializer(allow_null=True))
+    def get_user(self, collaborator):
+        hidden = collaborator.email and collaborator.accepted_at is None
+        if hidden or collaborator.user_id is None:
+            return None
+        return {"id": str(collaborator.user_id), "username": collaborator.user.username}
+
+    def get_email(self, collaborator) -> str | None:
+        return collaborator.email or None
 
     def get_state(self, collaborator) -> str:
         return "pending" if collaborator.accepted_at is None else "accepted"
@@ -104,7 +118,11 @@ class CollaboratorSerializer(serializers.ModelSerializer):
 
 class CollaboratorInviteSerializer(serializers.Serializer):
     username = StrictCharField(max_length=50, required=False, help_text="Invite by handle…")
-    email = serializers.EmailField(required=False, help_text="…or by the email of an existing account.")
+    email = serializers.EmailField(
+        required=False,
+        help_text="…or by email: answered the same whether or not the address has an account; an address "
+        "with no account gets an invitation to sign up, which binds when they confirm the address.",
+    )
     role = serializers.ChoiceField(choices=INVITABLE_ROLES, default="viewer")
 
     def validate(self, attrs):
@@ -112,13 +130,9 @@ class CollaboratorInviteSerializer(serializers.Serializer):
             raise serializers.ValidationError({"username": "Give either username or email."})
         if attrs.get("username"):
             invitee = User.objects.filter(username__iexact=attrs["username"], is_active=True).first()
-            if invitee is None:
+            if invitee is None:  # handles are public (profiles), so naming a missing one reveals nothing
                 raise serializers.ValidationError({"username": "No Agentwise user has this username."})
-        else:
-            invitee = User.objects.filter(email__iexact=attrs["email"], is_active=True).first()
-            if invitee is None:
-                raise serializers.ValidationError({"email": "No Agentwise account uses this email."})
-        attrs["invitee"] = invitee
+            attrs["invitee"] = invitee
         return attrs
 
 

@@ -2,14 +2,14 @@
 
 import re
 
-from django.http import Http404
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import generics, mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
-from agentwise.api.lookups import get_or_404
+from agentwise.access import can
+from agentwise.errors import NotFound
 
 from .. import selectors, services
 from ..models import AgentExecution, Budget, Project, ProjectCollaborator, UsageMetric
@@ -44,10 +44,7 @@ class ProjectScopedMixin:
 
     def get_project(self) -> Project:
         if not hasattr(self, "_project"):
-            try:
-                self._project = selectors.project_get_visible(user=self.request.user, project_id=self.kwargs["project_id"])
-            except Project.DoesNotExist:
-                raise Http404 from None
+            self._project = selectors.project_get_visible(user=self.request.user, project_id=self.kwargs["project_id"])
         return self._project
 
 
@@ -71,10 +68,7 @@ class ProjectViewSet(
         return selectors.project_list_visible_to(user=self.request.user, deleted=deleted)
 
     def get_object(self) -> Project:
-        try:
-            return selectors.project_get_visible(user=self.request.user, project_id=self.kwargs["pk"])
-        except Project.DoesNotExist:
-            raise Http404 from None
+        return selectors.project_get_visible(user=self.request.user, project_id=self.kwargs["pk"])
 
     def _reload(self, project: Project) -> Project:
         return selectors.project_list_visible_to(
@@ -107,10 +101,7 @@ class ProjectViewSet(
     @extend_schema(summary="Restore a deleted project (owner, within 30 days)", request=None, responses=ProjectSerializer)
     @action(detail=True, methods=["post"])
     def restore(self, request, pk=None):
-        try:
-            project = selectors.project_get_visible(user=request.user, project_id=pk, deleted=True)
-        except Project.DoesNotExist:
-            raise Http404 from None
+        project = selectors.project_get_visible(user=request.user, project_id=pk, deleted=True)
         project = services.project_restore(actor=request.user, project=project)
         return Response(ProjectSerializer(self._reload(project)).data)
 
@@ -132,12 +123,13 @@ class CollaboratorViewSet(ProjectScopedMixin, viewsets.GenericViewSet):
 
     def get_queryset(self):
         project = self.get_project()
-        if not self.request.user.has_perm("projects.view_collaborators", project):
-            raise Http404
+        if not can(self.request.user, "projects.view_collaborators", project):
+            raise NotFound()
         return selectors.collaborator_list(project=project)
 
     def get_object(self) -> ProjectCollaborator:
-        return get_or_404(self.get_queryset(), user_id=self.kwargs["user_id"])
+        """By the collaborator's user id, or by the row's id (an email invitation may have no user yet)."""
+        return selectors.collaborator_get_visible(user=self.request.user, project=self.get_project(), key=self.kwargs["user_id"])
 
     @extend_schema(summary="Collaborators and pending invitations")
     def list(self, request, project_id=None):
@@ -146,7 +138,9 @@ class CollaboratorViewSet(ProjectScopedMixin, viewsets.GenericViewSet):
 
     @extend_schema(
         summary="Invite a collaborator (owner)",
-        description="By `username` or `email`; the invitee gets an email with a link to accept.",
+        description="By `username` or `email`; the invitee gets an email with a link to accept. An invitation "
+        "by email is answered the same whether or not an account uses the address, and shows the address, "
+        "not the account, until it is accepted. Rate limited per user (429).",
         request=CollaboratorInviteSerializer,
         responses={201: CollaboratorSerializer},
     )
@@ -157,7 +151,8 @@ class CollaboratorViewSet(ProjectScopedMixin, viewsets.GenericViewSet):
         collaborator = services.collaborator_invite(
             actor=request.user,
             project=project,
-            invitee=serializer.validated_data["invitee"],
+            invitee=serializer.validated_data.get("invitee"),
+            email=serializer.validated_data.get("email", ""),
             role=serializer.validated_data["role"],
         )
         return Response(CollaboratorSerializer(collaborator).data, status=status.HTTP_201_CREATED)
@@ -170,7 +165,7 @@ class CollaboratorViewSet(ProjectScopedMixin, viewsets.GenericViewSet):
         collaborator = services.collaborator_update(actor=request.user, collaborator=collaborator, **serializer.validated_data)
         return Response(CollaboratorSerializer(collaborator).data)
 
-    @extend_schema(summary="Remove a collaborator (owner), or leave the project (yourself)")
+    @extend_schema(summary="Remove a collaborator or withdraw an invitation (owner), or leave the project (yourself)")
     def destroy(self, request, project_id=None, user_id=None):
         services.collaborator_remove(actor=request.user, collaborator=self.get_object())
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -183,15 +178,12 @@ class InvitationResponseView(generics.GenericAPIView):
     queryset = ProjectCollaborator.objects.none()
     decision = "accept"
 
-    def _invitation(self, project_id):
-        return get_or_404(selectors.invitation_list_for(user=self.request.user), project_id=project_id)
-
     @extend_schema(request=None, responses={200: CollaboratorSerializer, 204: None})
     def post(self, request, project_id=None):
-        invitation = self._invitation(project_id)
+        invitation = selectors.invitation_get_for(user=request.user, project_id=project_id)
         if self.decision == "accept":
-            return Response(CollaboratorSerializer(services.invitation_accept(invitation=invitation)).data)
-        services.invitation_decline(invitation=invitation)
+            return Response(CollaboratorSerializer(services.invitation_accept(actor=request.user, invitation=invitation)).data)
+        services.invitation_decline(actor=request.user, invitation=invitation)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -207,13 +199,10 @@ class ExecutionViewSet(ProjectScopedMixin, mixins.ListModelMixin, mixins.Retriev
     partial_update_requires_fields = True  # PATCH finishes the run: status is required
 
     def get_queryset(self):
-        project = self.get_project()
-        if not self.request.user.has_perm("projects.view_execution", project):
-            raise Http404
-        return selectors.execution_list(project=project).select_related("user")
+        return selectors.execution_list_visible(user=self.request.user, project=self.get_project()).select_related("user")
 
     def get_object(self):
-        return get_or_404(self.get_queryset(), pk=self.kwargs["pk"])
+        return selectors.execution_get_visible(user=self.request.user, project=self.get_project(), execution_id=self.kwargs["pk"])
 
     @extend_schema(
         summary="Report an agent run (owner, editor)",
@@ -235,7 +224,12 @@ class ExecutionViewSet(ProjectScopedMixin, mixins.ListModelMixin, mixins.Retriev
         )
         return Response(ExecutionSerializer(execution).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
-    @extend_schema(summary="Complete or fail a running execution (owner, editor)", request=ExecutionFinishSerializer)
+    @extend_schema(
+        summary="Complete or fail a running execution (its reporter, or the owner)",
+        description="Only the member who reported the run (while an editor) or the project's owner: the tokens "
+        "are metered to the reporter.",
+        request=ExecutionFinishSerializer,
+    )
     def partial_update(self, request, project_id=None, pk=None):
         execution = self.get_object()
         serializer = ExecutionFinishSerializer(data=request.data)
@@ -281,7 +275,7 @@ class BudgetViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         return self.get_paginated_response(BudgetSerializer(page, many=True, context=context).data)
 
     def get_queryset(self):
-        return Budget.objects.filter(user=self.request.user).select_related("project").order_by("created_at")
+        return selectors.budget_list_owned(user=self.request.user).order_by("created_at")
 
     @extend_schema(request=BudgetWriteSerializer, responses={201: BudgetSerializer}, summary="Set your account budget")
     def create(self, request):
@@ -292,7 +286,7 @@ class BudgetViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
 
     @extend_schema(summary="Remove a budget")
     def destroy(self, request, pk=None):
-        budget = get_or_404(self.get_queryset(), pk=pk)
+        budget = selectors.budget_get_owned(user=request.user, budget_id=pk)
         services.budget_delete(actor=request.user, budget=budget)
         return Response(status=status.HTTP_204_NO_CONTENT)
 

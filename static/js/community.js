@@ -78,10 +78,35 @@ function renderChannels() {
   }
 }
 
+// A display name is chosen freely, so the unique @handle is always shown beside it, and staff carry a
+// badge only the server can grant: nobody passes as "Mo Derator".
+function authorLabel(user) {
+  const label = el("span", "author");
+  if (!user) { label.append(el("strong", "", "deleted user")); return label; }
+  label.append(el("strong", "", user.display_name || user.username));
+  label.append(" ", el("span", "muted handle", `@${user.username}`));
+  if (user.is_staff) label.append(" ", el("span", "badge badge-staff", "staff"));
+  return label;
+}
+
 function renderOnline() {
-  const users = [...(state.online.get(state.current)?.values() || [])].sort((a, b) => a.username.localeCompare(b.username));
+  const users = [...(state.online.get(state.current)?.values() || [])].sort((a, b) => (a.username || "").localeCompare(b.username || ""));
   $("online-count").textContent = `(${users.length})`;
-  $("online-list").replaceChildren(...users.map((u) => el("li", "online-user", u.display_name || u.username)));
+  $("online-list").replaceChildren(...users.map((u) => {
+    const item = el("li", "online-user");
+    item.append(authorLabel(u));
+    return item;
+  }));
+}
+
+// What I may do with a message: the REST API sends per-message flags; messages that arrive live use
+// the channel's flags (computed by the same server rules), never a rule re-derived here.
+function allowed(message, action) {
+  if (message[`can_${action}`] !== undefined) return message[`can_${action}`];
+  const can = state.channels.get(message.channel)?.can || {};
+  if (action === "react") return Boolean(can.can_react);
+  const mine = message.user && message.user.id === config.me.id;
+  return Boolean(mine ? can[`can_${action}_own`] : can[`can_${action}_any`]);
 }
 
 function renderTyping() {
@@ -94,7 +119,7 @@ function messageElement(message, { inThread = false } = {}) {
   item.dataset.id = message.id;
   item.dataset.seq = message.seq;
   const head = el("header", "chat-message-head");
-  head.append(el("strong", "", message.user ? (message.user.display_name || message.user.username) : "deleted user"));
+  head.append(authorLabel(message.user));
   const time = el("time", "muted", new Date(message.created_at).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }));
   time.dateTime = message.created_at;
   head.append(" ", time);
@@ -122,7 +147,7 @@ function messageElement(message, { inThread = false } = {}) {
     link.rel = "noopener";
     item.append(link);
   }
-  if (!message.deleted) item.append(reactionBar(message));
+  if (!message.deleted && allowed(message, "react")) item.append(reactionBar(message));
   const actions = el("div", "chat-actions");
   if (!inThread && !message.parent) {
     const reply = el("button", "link", message.reply_count ? `💬 ${message.reply_count} replies` : "Reply");
@@ -130,14 +155,17 @@ function messageElement(message, { inThread = false } = {}) {
     reply.addEventListener("click", () => openThread(message.id));
     actions.append(reply);
   }
-  if (!message.deleted && message.user && (message.user.id === config.me.id || config.isStaff)) {
+  if (!message.deleted && message.seq && allowed(message, "edit")) {
     const edit = el("button", "link", "Edit");
     edit.type = "button";
     edit.addEventListener("click", () => editMessage(message));
+    actions.append(edit);
+  }
+  if (!message.deleted && message.seq && allowed(message, "delete")) {
     const remove = el("button", "link", "Delete");
     remove.type = "button";
     remove.addEventListener("click", () => { if (confirm("Delete this message?")) send({ type: "message:delete", id: message.id }); });
-    actions.append(edit, remove);
+    actions.append(remove);
   }
   item.append(actions);
   return item;
@@ -214,14 +242,18 @@ async function catchUp(channelId) {
   if (channelId === state.current) renderMessages();
 }
 
+function applyComposer(channel) {
+  const readOnly = !channel.can?.can_post;
+  $("composer-input").disabled = readOnly;
+  $("composer-input").placeholder = readOnly ? "This channel is read-only." : "Message — Enter to send, Shift+Enter for a new line";
+}
+
 async function selectChannel(channelId) {
   state.current = channelId;
   const channel = state.channels.get(channelId);
   $("channel-title").textContent = `${channel.is_private ? "🔒" : "#"} ${channel.name}`;
   $("channel-description").textContent = channel.description || "";
-  const readOnly = channel.state !== "open" || (channel.is_locked && !config.isStaff);
-  $("composer-input").disabled = readOnly;
-  $("composer-input").placeholder = readOnly ? "This channel is read-only." : "Message — Enter to send, Shift+Enter for a new line";
+  applyComposer(channel);
   history.replaceState(null, "", `#${channelId}`);
   if (!state.messages.has(channelId)) await loadHistory(channelId);
   delete $("messages").dataset.scrolled;
@@ -322,6 +354,11 @@ function connect() {
 function handle(frame) {
   switch (frame.type) {
     case "presence:sync": {
+      const channel = state.channels.get(frame.channel);
+      if (channel && frame.can) {
+        channel.can = frame.can;  // what I may do here now (it can change while I am away)
+        if (frame.channel === state.current) { applyComposer(channel); renderMessages({ keepScroll: true }); }
+      }
       state.online.set(frame.channel, new Map(frame.users.map((u) => [u.id, u])));
       if (frame.channel === state.current) renderOnline();
       if (frame.last_seq > (state.lastSeq.get(frame.channel) || 0) && state.messages.has(frame.channel)) catchUp(frame.channel);
@@ -392,6 +429,23 @@ function handle(frame) {
         clearTyping(frame.channel, frame.user.id);
       }
       if (frame.channel === state.current) renderTyping();
+      break;
+    }
+    case "channel:removed": {
+      // My access ended (removed from a private channel, or it was made private): forget it.
+      state.channels.delete(frame.channel);
+      state.messages.delete(frame.channel);
+      state.online.delete(frame.channel);
+      state.typing.delete(frame.channel);
+      renderChannels();
+      if (state.current === frame.channel) {
+        state.current = null;
+        $("messages").replaceChildren(el("p", "muted", frame.message || "You no longer have access to this channel."));
+        $("composer-input").disabled = true;
+        const next = [...state.channels.values()].find((c) => c.state !== "archived");
+        if (next) selectChannel(next.id);
+      }
+      showError(frame.message || "You no longer have access to a channel.");
       break;
     }
     case "ack":
@@ -501,7 +555,7 @@ async function start() {
   for (const channel of page.results) state.channels.set(channel.id, channel);
   renderChannels();
   const wanted = location.hash.slice(1);
-  const postable = page.results.find((c) => c.state === "open" && (!c.is_locked || config.isStaff));
+  const postable = page.results.find((c) => c.can?.can_post);
   const first = state.channels.has(wanted) ? wanted : (postable || page.results.find((c) => c.state !== "archived"))?.id;
   if (first) await selectChannel(first);
   connect();

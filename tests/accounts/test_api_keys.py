@@ -12,7 +12,7 @@ from rest_framework.test import APIClient
 
 from accounts.models import ApiKey
 from accounts.services import MAX_ACTIVE_KEYS_PER_USER, hash_api_key
-from tests.factories import StaffFactory, UserFactory
+from tests.factories import StaffFactory, UserFactory, sign_in
 
 pytestmark = pytest.mark.django_db
 
@@ -25,7 +25,7 @@ def bearer(raw_key):
 
 def test_full_lifecycle_create_use_touch_revoke(user):
     session = APIClient()
-    session.force_login(user)
+    sign_in(session, user)
     response = session.post(reverse("api-key-list"), {"name": "laptop CLI"}, format="json")
     assert response.status_code == 201
     created = response.json()
@@ -105,7 +105,7 @@ def test_a_key_cannot_mint_another_key(user, api_key_for):
 
 def test_keys_can_expire_and_past_expiry_is_refused(user):
     client = APIClient()
-    client.force_login(user)
+    sign_in(client, user)
     soon = (timezone.now() + timedelta(days=7)).isoformat()
     assert client.post(reverse("api-key-list"), {"name": "ci", "expires_at": soon}, format="json").status_code == 201
     past = (timezone.now() - timedelta(days=1)).isoformat()
@@ -116,7 +116,7 @@ def test_keys_can_expire_and_past_expiry_is_refused(user):
 
 def test_missing_name_is_a_field_error(user):
     client = APIClient()
-    client.force_login(user)
+    sign_in(client, user)
     response = client.post(reverse("api-key-list"), {}, format="json")
     assert response.status_code == 400
     assert response.json()["error"]["fields"]["name"]
@@ -126,7 +126,7 @@ def test_active_key_limit(user, api_key_for):
     for _ in range(MAX_ACTIVE_KEYS_PER_USER):
         api_key_for(user)
     client = APIClient()
-    client.force_login(user)
+    sign_in(client, user)
     response = client.post(reverse("api-key-list"), {"name": "one too many"}, format="json")
     assert response.status_code == 400
     assert "revoke one" in response.json()["error"]["fields"]["name"][0]
@@ -185,7 +185,7 @@ def test_create_api_key_command_unknown_email():
 
 
 def test_api_keys_page_shows_new_key_once_and_revokes(client, user):
-    client.force_login(user)
+    sign_in(client, user)
     response = client.post(reverse("account_api_keys"), {"name": "from page", "expires_in_days": "30"})
     assert response.status_code == 200
     raw_key = response.context["new_key"]

@@ -26,8 +26,9 @@ def _link(message, needle):
     return next(link for link in LINK_RE.findall(message.body) if needle in link)
 
 
-def test_signup_sends_welcome_email_with_html_and_text_and_confirm_logs_in(client):
-    response = _signup(client)
+def test_signup_sends_welcome_email_with_html_and_text_and_confirm_logs_in(client, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):  # the outbox sends after commit
+        response = _signup(client)
     assert response.status_code == 302
     assert response.url == reverse("account_email_verification_sent")
 
@@ -50,11 +51,12 @@ def test_signup_sends_welcome_email_with_html_and_text_and_confirm_logs_in(clien
     assert client.get(reverse("api-me")).json()["email"] == "new@example.com"
 
 
-def test_login_is_refused_until_the_email_is_confirmed(client):
+def test_login_is_refused_until_the_email_is_confirmed(client, django_capture_on_commit_callbacks):
     _signup(client)
     client.logout()
     mail.outbox.clear()
-    response = client.post(reverse("account_login"), {"login": "new@example.com", "password": TEST_PASSWORD})
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(reverse("account_login"), {"login": "new@example.com", "password": TEST_PASSWORD})
     assert response.status_code == 302
     assert response.url == reverse("account_email_verification_sent")
     assert client.get(reverse("api-me")).status_code in (401, 403)
@@ -103,9 +105,10 @@ def test_invalid_or_reserved_usernames_are_refused(client, username):
     assert not User.objects.filter(email="new@example.com").exists()
 
 
-def test_password_reset_email_and_new_password_works(client):
+def test_password_reset_email_and_new_password_works(client, django_capture_on_commit_callbacks):
     user = UserFactory(email="forgetful@example.com")
-    response = client.post(reverse("account_reset_password"), {"email": "forgetful@example.com"})
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(reverse("account_reset_password"), {"email": "forgetful@example.com"})
     assert response.status_code == 302
     assert len(mail.outbox) == 1
     message = mail.outbox[0]
@@ -121,16 +124,18 @@ def test_password_reset_email_and_new_password_works(client):
     assert user.check_password("a-brand-new-secret")
 
 
-def test_password_reset_for_unknown_email_reveals_nothing(client):
-    response = client.post(reverse("account_reset_password"), {"email": "ghost@example.com"})
+def test_password_reset_for_unknown_email_reveals_nothing(client, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(reverse("account_reset_password"), {"email": "ghost@example.com"})
     assert response.status_code == 302
     assert all(m.subject != "Reset your Agentwise password" for m in mail.outbox)
 
 
-def test_email_change_needs_reconfirmation(client):
+def test_email_change_needs_reconfirmation(client, django_capture_on_commit_callbacks):
     user = UserFactory(email="old@example.com")
     client.force_login(user)
-    response = client.post(reverse("account_email"), {"action_add": "", "email": "new@example.com"})
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(reverse("account_email"), {"action_add": "", "email": "new@example.com"})
     assert response.status_code == 302
     assert mail.outbox[-1].to == ["new@example.com"]
     assert mail.outbox[-1].subject == "Confirm your email address for Agentwise"

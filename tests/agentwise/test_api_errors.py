@@ -1,6 +1,7 @@
 """Every API error has one JSON shape, for every status; nothing answers HTML or 500 on bad input."""
 
 import pytest
+from django.test import Client
 from django.urls import reverse
 from rest_framework.test import APIClient
 
@@ -125,3 +126,17 @@ def test_json_nested_too_deep_for_the_decoder_is_a_400(user_client):
     body = '{"name": "x", "settings": ' + "[" * 100_000 + "]" * 100_000 + "}"
     response = user_client.post("/api/projects/", body, content_type="application/json")
     assert response.status_code == 400 and response.json()["error"]["code"] == "parse_error"
+
+
+@pytest.mark.parametrize("method", ["post", "put", "patch", "delete"])
+@pytest.mark.parametrize("credentials", ["api_key", "session"])
+def test_a_write_to_an_unknown_api_path_is_a_404_not_a_csrf_failure(user, api_key_for, method, credentials):
+    # Django's test client skips CSRF checks unless asked; a real client has no CSRF cookie with a key.
+    client = Client(enforce_csrf_checks=True)
+    headers = {}
+    if credentials == "api_key":
+        headers["HTTP_AUTHORIZATION"] = f"Bearer {api_key_for(user)}"
+    else:
+        client.force_login(user)
+    response = getattr(client, method)("/api/no-such-thing/", {"a": 1}, content_type="application/json", **headers)
+    assert_error(response, 404, "not_found")

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 
+from agentwise.settings import _INSECURE_DEV_KEY
 from tests.pages import fetched_urls, foreign_fetches
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -95,10 +96,70 @@ def test_production_without_secret_key_refuses_to_start():
     assert "DJANGO_SECRET_KEY is not set" in result.stderr
 
 
-def test_check_deploy_is_clean_with_production_settings():
-    result = _run(["check", "--deploy", "--fail-level", "WARNING"], PRODUCTION, manage=True)
+def _release_check() -> list[str]:
+    """The Procfile's release step before migrating: the deploy check, as manage.py arguments."""
+    release = next(line for line in (ROOT / "Procfile").read_text().splitlines() if line.startswith("release:"))
+    check, migrate = release.removeprefix("release:").split("&&")
+    assert migrate.split() == ["python", "manage.py", "migrate", "--noinput"]
+    assert check.split()[:2] == ["python", "manage.py"]
+    return check.split()[2:]
+
+
+def test_release_check_is_strict():
+    assert _release_check() == ["check", "--deploy", "--fail-level", "WARNING"]
+
+
+@pytest.mark.parametrize("proxies", [None, "1"])
+def test_check_deploy_is_clean_with_production_settings(proxies):
+    env = {**PRODUCTION, **({"DJANGO_TRUSTED_PROXY_COUNT": proxies} if proxies else {})}
+    result = _run(_release_check(), env, manage=True)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("env", "warning"),
+    [
+        ({**PRODUCTION, "DJANGO_DEBUG": "1"}, "security.W018"),  # DEBUG left on
+        ({"DJANGO_ALLOWED_HOSTS": "agentwise.example"}, "security.W018"),  # nothing set: DEBUG is on by default
+        ({**PRODUCTION, "DJANGO_SECRET_KEY": _INSECURE_DEV_KEY}, "security.W009"),  # the development key
+    ],
+    ids=["debug-on", "debug-default", "development-key"],
+)
+def test_release_refuses_a_deploy_with_debug_or_the_development_key(env, warning):
+    result = _run(_release_check(), env, manage=True)
+    assert result.returncode != 0
+    assert warning in result.stdout + result.stderr
+
+
+PROXY_DUMP = (
+    "import json, django; from django.conf import settings as s; django.setup(); print(json.dumps({"
+    "'count': s.TRUSTED_PROXY_COUNT, 'allauth': s.ALLAUTH_TRUSTED_PROXY_COUNT,"
+    "'drf': s.REST_FRAMEWORK['NUM_PROXIES'], 'ssl_header': getattr(s, 'SECURE_PROXY_SSL_HEADER', None)}))"
+)
+
+
+@pytest.mark.parametrize(
+    ("env", "count"),
+    [({}, 0), ({"DJANGO_TRUSTED_PROXY_COUNT": "2"}, 2), ({"DJANGO_BEHIND_PROXY": "1"}, 1)],
+)
+def test_one_trusted_proxy_count_drives_daphne_allauth_drf_and_https(env, count):
+    result = _run(PROXY_DUMP, {"DJANGO_SETTINGS_MODULE": "agentwise.settings", **env})
+    assert result.returncode == 0, result.stderr
+    values = json.loads(result.stdout)
+    assert values == {
+        "count": count, "allauth": count, "drf": count,
+        "ssl_header": ["HTTP_X_FORWARDED_PROTO", "https"] if count else None,
+    }
+
+
+def test_the_web_process_passes_proxy_headers_only_behind_trusted_proxies():
+    code = "from agentwise.web import daphne_args; print(' '.join(daphne_args(['--verbosity', '1'])))"
+    without = _run(code, {"DJANGO_SETTINGS_MODULE": "agentwise.settings", "PORT": "5000"}).stdout.split()
+    behind = _run(code, {"DJANGO_SETTINGS_MODULE": "agentwise.settings", "DJANGO_TRUSTED_PROXY_COUNT": "1"}).stdout.split()
+    assert without == ["--bind", "0.0.0.0", "--port", "5000", "--websocket-max-message-size", "1048576",
+                       "--verbosity", "1", "agentwise.asgi:application"]
+    assert "--proxy-headers" not in without and "--proxy-headers" in behind
 
 
 @pytest.mark.django_db

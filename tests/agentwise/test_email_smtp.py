@@ -20,11 +20,12 @@ def smtp(settings):
         yield server.handler
 
 
-def test_signup_confirmation_arrives_over_smtp_as_multipart(client, smtp):
-    client.post(
-        reverse("account_signup"),
-        {"email": "smtp@example.com", "username": "smtpuser", "password1": TEST_PASSWORD, "password2": TEST_PASSWORD},
-    )
+def test_signup_confirmation_arrives_over_smtp_as_multipart(client, smtp, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):  # the outbox sends after commit
+        client.post(
+            reverse("account_signup"),
+            {"email": "smtp@example.com", "username": "smtpuser", "password1": TEST_PASSWORD, "password2": TEST_PASSWORD},
+        )
     [message] = smtp.wait(1)
     envelope = smtp.envelopes[0]
     assert envelope.mail_from == "hello@agentwise.test"
@@ -40,8 +41,9 @@ def test_signup_confirmation_arrives_over_smtp_as_multipart(client, smtp):
     assert "<a href=" in html
 
 
-def test_password_reset_arrives_over_smtp(client, smtp, user):
-    client.post(reverse("account_reset_password"), {"email": user.email})
+def test_password_reset_arrives_over_smtp(client, smtp, user, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("account_reset_password"), {"email": user.email})
     [message] = smtp.wait(1)
     assert message["Subject"] == "Reset your Agentwise password"
     assert "/account/password/reset/key/" in message.get_body(preferencelist=("plain",)).get_content()

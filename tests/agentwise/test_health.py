@@ -34,14 +34,19 @@ def test_readyz_names_a_cache_that_is_down(client, settings):
     assert response.status_code == 503
     body = response.json()
     assert body["failing"] == ["cache"]
-    assert body["checks"]["cache"]["status"] == "fail"
-    assert body["checks"]["database"]["status"] == "ok"
+    # Anonymous callers learn which check fails, not the host, port or error text.
+    assert body["checks"]["cache"] == {"status": "fail"}
+    assert body["checks"]["database"] == {"status": "ok"}
+    assert "127.0.0.1" not in response.content.decode() and "Error" not in response.content.decode()
 
 
 @pytest.mark.django_db
-def test_readyz_names_a_broker_that_is_down(client, settings):
+@pytest.mark.parametrize("caller", ["anonymous", "user", "staff"])
+def test_readyz_names_a_broker_that_is_down_and_only_staff_see_why(client, settings, caller, user, staff_user):
     from agentwise.celery import app
 
+    if caller != "anonymous":
+        client.force_login(staff_user if caller == "staff" else user)
     settings.CELERY_TASK_ALWAYS_EAGER = False
     previous = app.conf.broker_url
     app.conf.broker_url = "redis://127.0.0.1:1/0"
@@ -50,7 +55,13 @@ def test_readyz_names_a_broker_that_is_down(client, settings):
     finally:
         app.conf.broker_url = previous
     assert response.status_code == 503
-    assert "broker" in response.json()["failing"]
+    body = response.json()
+    assert "broker" in body["failing"]
+    if caller == "staff":
+        assert "127.0.0.1:1" in body["checks"]["broker"]["error"] and "ms" in body["checks"]["broker"]
+    else:
+        assert body["checks"]["broker"] == {"status": "fail"}
+        assert "127.0.0.1" not in response.content.decode()
 
 
 @pytest.mark.django_db

@@ -7,13 +7,13 @@ from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.test import Client
 
-from accounts.services import api_key_create
 from agentwise.asgi import application
-from tests.factories import UserFactory
+from tests.factories import UserFactory, make_api_key
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 ORIGIN = (b"origin", b"http://localhost")
+HOST = (b"host", b"localhost")  # a browser's handshake always names the host its Origin must match
 
 
 async def _connect(headers):
@@ -29,26 +29,26 @@ async def _assert_closed_with_4401(headers):
 
 
 async def test_anonymous_is_closed_with_4401():
-    await _assert_closed_with_4401([ORIGIN])
+    await _assert_closed_with_4401([ORIGIN, HOST])
 
 
 async def test_unknown_api_key_is_closed_with_4401():
-    await _assert_closed_with_4401([ORIGIN, (b"authorization", b"Bearer aw_nope")])
+    await _assert_closed_with_4401([ORIGIN, HOST, (b"authorization", b"Bearer aw_nope")])
 
 
 async def test_revoked_api_key_is_closed_with_4401():
     from accounts.services import api_key_revoke
 
     user = await sync_to_async(UserFactory)()
-    api_key, raw_key = await sync_to_async(api_key_create)(user=user, name="ws")
+    api_key, raw_key = await sync_to_async(make_api_key)(user, name="ws")
     await sync_to_async(api_key_revoke)(actor=user, api_key=api_key)
-    await _assert_closed_with_4401([ORIGIN, (b"authorization", f"Bearer {raw_key}".encode())])
+    await _assert_closed_with_4401([ORIGIN, HOST, (b"authorization", f"Bearer {raw_key}".encode())])
 
 
 async def test_api_key_connects_and_pings():
     user = await sync_to_async(UserFactory)()
-    _, raw_key = await sync_to_async(api_key_create)(user=user, name="ws")
-    communicator, connected, _ = await _connect([ORIGIN, (b"authorization", f"Bearer {raw_key}".encode())])
+    _, raw_key = await sync_to_async(make_api_key)(user, name="ws")
+    communicator, connected, _ = await _connect([ORIGIN, HOST, (b"authorization", f"Bearer {raw_key}".encode())])
     assert connected
     await communicator.send_to(text_data=json.dumps({"type": "ping"}))
     assert json.loads(await communicator.receive_from()) == {"type": "pong"}
@@ -60,14 +60,14 @@ async def test_session_cookie_connects():
     client = Client()
     await sync_to_async(client.force_login)(user)
     cookie = f"sessionid={client.cookies['sessionid'].value}".encode()
-    communicator, connected, _ = await _connect([ORIGIN, (b"cookie", cookie)])
+    communicator, connected, _ = await _connect([ORIGIN, HOST, (b"cookie", cookie)])
     assert connected
     await communicator.disconnect()
 
 
 async def test_cross_site_origin_is_refused():
     user = await sync_to_async(UserFactory)()
-    _, raw_key = await sync_to_async(api_key_create)(user=user, name="ws")
+    _, raw_key = await sync_to_async(make_api_key)(user, name="ws")
     communicator, connected, _ = await _connect(
         [(b"origin", b"https://evil.example"), (b"authorization", f"Bearer {raw_key}".encode())]
     )
@@ -80,8 +80,8 @@ async def test_cross_site_origin_is_refused():
 )
 async def test_bad_frames_get_an_error_and_the_socket_stays_open(frame, code):
     user = await sync_to_async(UserFactory)()
-    _, raw_key = await sync_to_async(api_key_create)(user=user, name="ws")
-    communicator, connected, _ = await _connect([ORIGIN, (b"authorization", f"Bearer {raw_key}".encode())])
+    _, raw_key = await sync_to_async(make_api_key)(user, name="ws")
+    communicator, connected, _ = await _connect([ORIGIN, HOST, (b"authorization", f"Bearer {raw_key}".encode())])
     assert connected
     await communicator.send_to(text_data=frame)
     error = json.loads(await communicator.receive_from())
@@ -93,7 +93,7 @@ async def test_bad_frames_get_an_error_and_the_socket_stays_open(frame, code):
 
 async def test_scripts_with_an_api_key_may_omit_origin():
     user = await sync_to_async(UserFactory)()
-    _, raw_key = await sync_to_async(api_key_create)(user=user, name="cli")
+    _, raw_key = await sync_to_async(make_api_key)(user, name="cli")
     communicator, connected, _ = await _connect([(b"authorization", f"Bearer {raw_key}".encode())])
     assert connected
     await communicator.send_to(text_data='{"type": "ping"}')
@@ -108,3 +108,28 @@ async def test_cookie_without_origin_is_refused():
     cookie = f"sessionid={client.cookies['sessionid'].value}".encode()
     communicator, connected, _ = await _connect([(b"cookie", cookie)])
     assert not connected
+
+
+@pytest.mark.parametrize(
+    "origin, host, allowed",
+    [
+        (b"http://localhost", b"localhost", True),  # same origin
+        (b"http://localhost:8080", b"localhost", False),  # another port is another origin
+        (b"https://localhost", b"localhost", False),  # another scheme too (the handshake came over ws://)
+        (b"http://localhost", b"evil.example", False),  # a Host outside ALLOWED_HOSTS is no origin of ours
+        (b"https://app.agentwise.example", b"internal:9000", True),  # the configured site origin, behind a proxy
+        (b"https://app.agentwise.example:444", b"internal:9000", False),
+        (b"null", b"localhost", False),  # sandboxed frames and file:// pages
+    ],
+)
+async def test_origin_must_match_in_scheme_host_and_port(settings, origin, host, allowed):
+    settings.SITE_URL = "https://app.agentwise.example"
+    settings.ALLOWED_HOSTS = ["localhost"]
+    user = await sync_to_async(UserFactory)()
+    client = Client()
+    await sync_to_async(client.force_login)(user)
+    cookie = f"sessionid={client.cookies['sessionid'].value}".encode()
+    communicator, connected, _ = await _connect([(b"origin", origin), (b"host", host), (b"cookie", cookie)])
+    assert connected is allowed
+    if connected:
+        await communicator.disconnect()

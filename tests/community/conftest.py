@@ -1,17 +1,18 @@
 """Fixtures for community tests: channels of each kind and connected websocket clients."""
 
+import asyncio
 import json
 
 import pytest
 from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
 
-from accounts.services import api_key_create
 from agentwise.asgi import application
 from community.models import Channel, ChannelMember
-from tests.factories import StaffFactory, UserFactory
+from tests.factories import StaffFactory, UserFactory, make_api_key
 
 ORIGIN = (b"origin", b"http://localhost")
+HOST = (b"host", b"localhost")  # a browser's handshake always names the host its Origin must match
 
 
 @pytest.fixture
@@ -56,21 +57,40 @@ class Socket:
     async def close(self):
         await self.c.disconnect()
 
+    async def closed_with(self, timeout=5) -> int:
+        """Waits for the server to close the socket, skipping frames; returns the close code."""
+        while True:
+            output = await self.c.receive_output(timeout=timeout)
+            if output["type"] == "websocket.close":
+                return output.get("code")
+
 
 @pytest.fixture
-def connect():
+async def connect():
+    """Opens sockets for a test and closes the ones still open at its end, inside the test's event loop
+    (left to the loop's shutdown, their Redis unsubscribes would race the layer's own cancelled tasks)."""
     opened = []
 
-    async def open_socket(user) -> Socket:
-        _, raw_key = await sync_to_async(api_key_create)(user=user, name="ws")
-        communicator = WebsocketCommunicator(
-            application, "/ws/", headers=[ORIGIN, (b"authorization", f"Bearer {raw_key}".encode())]
-        )
+    async def open_socket(user, *, api_key=None, cookie=None) -> Socket:
+        """A socket authenticated by a new API key (kept as ``socket.api_key``), or by a session cookie."""
+        if cookie is not None:
+            headers = [ORIGIN, HOST, (b"cookie", f"sessionid={cookie}".encode())]
+        else:
+            if api_key is None:
+                api_key = await sync_to_async(make_api_key)(user, name="ws")
+            headers = [ORIGIN, HOST, (b"authorization", f"Bearer {api_key[1]}".encode())]
+        communicator = WebsocketCommunicator(application, "/ws/", headers=headers)
         # Channels waits 1 s for the handshake by default; on a busy 2-core machine the auth query can take longer.
         connected, _ = await communicator.connect(timeout=10)
         assert connected
         socket = Socket(communicator)
+        socket.api_key = api_key[0] if api_key else None
         opened.append(socket)
         return socket
 
     yield open_socket
+    for socket in opened:
+        try:
+            await socket.c.disconnect(timeout=3)
+        except (Exception, asyncio.CancelledError):  # closed by the server already (4401, 4429), or timed out
+            pass

@@ -5,6 +5,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from agentwise.access import can
 from community import services
 from community.models import Message
 
@@ -55,8 +56,47 @@ def test_admin_lists_channels_and_messages(admin_client, people, channels_):
 
 def test_staff_manage_private_channel_members(people, channels_):
     services.channel_member_add(actor=people["staff"], channel=channels_["private"], user=people["alice"])
-    assert people["alice"].has_perm("community.view_channel", channels_["private"])
+    assert can(people["alice"], "community.view_channel", channels_["private"])
     from django.core.exceptions import PermissionDenied
 
     with pytest.raises(PermissionDenied):
         services.channel_member_add(actor=people["alice"], channel=channels_["private"], user=people["bob"])
+
+
+def test_an_admin_edit_keeps_history_and_is_broadcast(admin_client, people, channels_, django_capture_on_commit_callbacks):
+    message = services.message_post(actor=people["alice"], channel=channels_["general"], content="orignal tpyo")
+    page = admin_client.get(f"/admin/community/message/{message.pk}/change/").content.decode()
+    assert 'name="content"' in page and 'name="channel"' not in page and 'name="user"' not in page
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        response = admin_client.post(f"/admin/community/message/{message.pk}/change/", {
+            "content": "original typo fixed", "edits-TOTAL_FORMS": "0", "edits-INITIAL_FORMS": "0",
+            "edits-MIN_NUM_FORMS": "0", "edits-MAX_NUM_FORMS": "1000"})
+    assert response.status_code == 302
+    message.refresh_from_db()
+    assert message.content == "original typo fixed" and message.edited_at is not None
+    assert list(message.edits.values_list("content", "edited_by")) == [("orignal tpyo", people["staff"].pk)]
+    assert len(callbacks) == 1  # the message:edited broadcast, after commit
+
+
+def test_a_deleted_message_cannot_be_brought_back_in_the_admin(admin_client, people, channels_):
+    message = services.message_post(actor=people["alice"], channel=channels_["general"], content="gone")
+    services.message_delete(actor=people["alice"], message=message)
+    page = admin_client.get(f"/admin/community/message/{message.pk}/change/").content.decode()
+    assert 'name="content"' not in page
+    admin_client.post(f"/admin/community/message/{message.pk}/change/", {"content": "back again"})
+    message.refresh_from_db()
+    assert message.content == "gone" and message.deleted_at is not None
+
+
+def test_making_a_channel_private_in_the_admin_goes_through_the_service(admin_client, channels_, django_capture_on_commit_callbacks):
+    general = channels_["general"]
+    data = {
+        "name": general.name, "description": "", "category": general.category, "type": general.type,
+        "is_private": "on", "state": general.state, "position": general.position, "permissions": "{}",
+        "members-TOTAL_FORMS": "0", "members-INITIAL_FORMS": "0", "members-MIN_NUM_FORMS": "0", "members-MAX_NUM_FORMS": "1000",
+    }
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        response = admin_client.post(f"/admin/community/channel/{general.pk}/change/", data)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    general.refresh_from_db()
+    assert general.is_private and len(callbacks) == 1  # the access re-decision for open sockets

@@ -4,6 +4,7 @@ import io
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
 from PIL import Image
 from rest_framework.test import APIClient
 
@@ -11,6 +12,13 @@ from community import services
 from community.models import Message
 
 pytestmark = pytest.mark.django_db
+
+
+def signed_in(user) -> Client:
+    """A browser session (the file download is a plain page view, not a DRF view)."""
+    client = Client()
+    client.force_login(user)
+    return client
 
 
 def as_user(user):
@@ -223,8 +231,11 @@ def test_attachment_type_comes_from_the_content_and_sets_the_stored_extension(pe
     assert response.json()["content_type"] == stored_type
     assert response.json()["name"] == name
     assert response.json()["url"].endswith(f".{extension}")
-    served = as_user(people["bob"]).get(response.json()["url"])
+    served = signed_in(people["alice"]).get(response.json()["url"])  # not attached yet: its uploader's alone
     assert served.status_code == 200 and served["Content-Type"].startswith(stored_type)
+    disposition = served["Content-Disposition"]
+    assert disposition.startswith("inline" if stored_type.startswith("image/") else "attachment")
+    assert signed_in(people["bob"]).get(response.json()["url"]).status_code == 404
     if stored_type == "application/pdf":  # Chrome's PDF viewer refuses sandboxed documents
         assert "Content-Security-Policy" not in served
     else:
@@ -243,6 +254,7 @@ def test_attachments_that_are_not_what_they_claim_or_not_allowed_are_400(people,
 
 def test_history_query_count_is_constant(people, channels_, django_assert_max_num_queries, settings):
     settings.COMMUNITY_POST_RATE = {"messages": 1000, "seconds": 10}
+    settings.RATE_LIMITS = {**settings.RATE_LIMITS, "community.reaction": "1000/minute"}
     general = channels_["general"]
     client = as_user(people["bob"])
     for count in (1, 60):

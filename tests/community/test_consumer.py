@@ -43,7 +43,7 @@ async def test_join_sends_presence_sync_and_others_get_a_diff(connect, people, c
     diff = await presence_diff(alice, joined="bob")
     assert diff["channel"] == str(general.pk) and diff["left"] == []
     bob_entry = next(u for u in diff["joined"] if u["username"] == "bob")
-    assert set(bob_entry) == {"id", "username", "display_name", "avatar"}
+    assert set(bob_entry) == {"id", "username", "display_name", "avatar", "is_staff"}
     bob_sync = await bob.recv()
     assert [u["username"] for u in bob_sync["users"]] == ["alice", "bob"]
     await bob.close()
@@ -57,9 +57,12 @@ async def test_a_join_storm_is_announced_in_a_few_batched_diffs(connect, people,
     general = channels_["general"]
     watcher, _ = await joined(connect, people["staff"], general)
     crowd = await sync_to_async(lambda: [UserFactory(username=f"crowd{i:02d}") for i in range(20)])()
+    sockets = [await connect(user) for user in crowd]  # connected first: the storm is the joins themselves
     started = time.monotonic()
-    for user in crowd:
-        await joined(connect, user, general)
+    for socket in sockets:
+        await socket.send(type="channel:join", channel=str(general.pk))
+    for socket in sockets:
+        assert (await socket.recv())["type"] == "presence:sync"
     windows = math.ceil((time.monotonic() - started) / settings.PRESENCE_DIFF_BATCH_SECONDS) + 1
     seen, diffs = set(), 0
     while len(seen) < 20:
@@ -169,6 +172,7 @@ async def test_edit_delete_and_react_broadcast(connect, people, channels_):
 
 async def test_typing_goes_to_others_only_and_expires(connect, people, channels_, settings):
     settings.TYPING_TTL_SECONDS = 0.5
+    settings.RATE_LIMITS = {**settings.RATE_LIMITS, "community.typing": "100 per 1 second"}  # see the throttle test
     general = channels_["general"]
     alice, _ = await joined(connect, people["alice"], general)
     bob, _ = await joined(connect, people["bob"], general)

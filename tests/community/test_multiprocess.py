@@ -14,9 +14,8 @@ import websockets
 from asgiref.sync import sync_to_async
 from django.conf import settings
 
-from accounts.services import api_key_create
 from community.models import Channel, Message
-from tests.factories import UserFactory
+from tests.factories import UserFactory, make_api_key
 from tests.live import DaphneProcess
 
 pytestmark = [
@@ -58,8 +57,8 @@ async def test_message_presence_and_process_death_across_two_daphne_processes(tw
     alice = await sync_to_async(UserFactory)(username="alice")
     bob = await sync_to_async(UserFactory)(username="bob")
     channel = await sync_to_async(Channel.objects.create)(name="general")
-    alice_key = (await sync_to_async(api_key_create)(user=alice, name="ws"))[1]
-    bob_key = (await sync_to_async(api_key_create)(user=bob, name="ws"))[1]
+    alice_key = (await sync_to_async(make_api_key)(alice, name="ws"))[1]
+    bob_key = (await sync_to_async(make_api_key)(bob, name="ws"))[1]
     channel_id = str(channel.pk)
 
     ws_alice = await _open(one, alice_key)
@@ -106,7 +105,7 @@ async def test_idle_socket_survives_more_than_ten_seconds(two_servers):
     """redis-py 8 times out blocking reads after 5 s unless the layer sets socket_timeout=None."""
     one, _ = two_servers
     user = await sync_to_async(UserFactory)()
-    key = (await sync_to_async(api_key_create)(user=user, name="ws"))[1]
+    key = (await sync_to_async(make_api_key)(user, name="ws"))[1]
     ws = await _open(one, key)
     try:
         await asyncio.sleep(11)

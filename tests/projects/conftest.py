@@ -20,7 +20,7 @@ def team(db):
     for role in ("viewer", "editor"):
         member = UserFactory(username=role)
         services.invitation_accept(
-            invitation=services.collaborator_invite(actor=owner, project=project, invitee=member, role=role)
+            actor=member, invitation=services.collaborator_invite(actor=owner, project=project, invitee=member, role=role)
         )
         people[role] = member
     people["pending"] = UserFactory(username="pending")

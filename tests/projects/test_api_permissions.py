@@ -6,6 +6,7 @@ Staff see everything in the admin, not through the API: to the API they are stra
 
 import pytest
 
+from agentwise.access import can
 from projects import services
 from projects.models import AgentExecution, Project, ProjectCollaborator
 
@@ -41,7 +42,10 @@ MATRIX = [
     ("list executions", "get", "/api/projects/{p}/executions/", None, expect(anonymous=401, **HIDDEN, others=200)),
     ("report execution", "post", "/api/projects/{p}/executions/", finished_run(), expect(anonymous=401, **HIDDEN, viewer=403, others=201)),
     ("retrieve execution", "get", "/api/projects/{p}/executions/{e}/", None, expect(anonymous=401, **HIDDEN, others=200)),
-    ("finish execution", "patch", "/api/projects/{p}/executions/{e}/", {"status": "completed", "output_tokens": 5}, expect(anonymous=401, **HIDDEN, viewer=403, others=200)),
+    # {e} was reported by the owner: another editor must not finish it (the tokens would be billed to the owner).
+    ("finish execution", "patch", "/api/projects/{p}/executions/{e}/", {"status": "completed", "output_tokens": 5}, expect(anonymous=401, **HIDDEN, viewer=403, editor=403, owner=200)),
+    # {m} was reported by the editor: its reporter and the owner may finish it.
+    ("finish an editor's execution", "patch", "/api/projects/{p}/executions/{m}/", {"status": "completed"}, expect(anonymous=401, **HIDDEN, viewer=403, editor=200, owner=200)),
     ("list project budgets", "get", "/api/projects/{p}/budgets/", None, expect(anonymous=401, **HIDDEN, others=200)),
     ("set project budget", "post", "/api/projects/{p}/budgets/", {"metric": "tokens", "monthly_limit": 1000}, expect(anonymous=401, **HIDDEN, viewer=403, editor=403, owner=201)),
     ("usage", "get", "/api/usage/", None, expect(anonymous=401, others=200)),
@@ -55,7 +59,8 @@ MATRIX = [
 def test_endpoint_permissions(team, as_role, role, name, method, template, body, statuses):
     project = team["project"]
     running = services.execution_record(actor=team["owner"], project=project, data={"agent_type": "codex"})[0]
-    path = template.format(p=project.pk, e=running.pk, viewer=team["viewer"].pk)
+    editors = services.execution_record(actor=team["editor"], project=project, data={"agent_type": "codex"})[0]
+    path = template.format(p=project.pk, e=running.pk, m=editors.pk, viewer=team["viewer"].pk)
     response = getattr(as_role(role), method)(path, body, format="json")
     assert response.status_code == statuses[role], (role, response.content[:300])
     if response.status_code >= 400:
@@ -134,5 +139,5 @@ def test_role_checks_on_a_selected_project_need_no_extra_query(team, django_asse
 
     project = selectors.project_get_visible(user=team["editor"], project_id=team["project"].pk)
     with django_assert_num_queries(0):
-        assert team["editor"].has_perm("projects.change_project", project)
-        assert not team["editor"].has_perm("projects.delete_project", project)
+        assert can(team["editor"], "projects.change_project", project)
+        assert not can(team["editor"], "projects.delete_project", project)

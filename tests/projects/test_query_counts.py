@@ -12,7 +12,8 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def rich_user(user):
+def rich_user(user, settings):
+    settings.RATE_LIMITS = {**settings.RATE_LIMITS, "projects.invite": "1000/hour"}  # it invites 100 people
     user.profile.subscription_tier = "enterprise"
     user.profile.save()
     return user
@@ -25,8 +26,9 @@ def _fill(user, rows):
     for _ in range(rows):
         services.execution_record(actor=user, project=first, data=finished_run())
     for _ in range(rows):
-        invitation = services.collaborator_invite(actor=user, project=first, invitee=UserFactory(), role="viewer")
-        services.invitation_accept(invitation=invitation)
+        invitee = UserFactory()
+        invitation = services.collaborator_invite(actor=user, project=first, invitee=invitee, role="viewer")
+        services.invitation_accept(actor=invitee, invitation=invitation)
     # Budgets are at most one per metric (tokens, cost) per scope, so their lists stay tiny by design.
     for metric in ("tokens", "cost"):
         services.budget_set(actor=user, project=None, metric=metric, monthly_limit=10**9)

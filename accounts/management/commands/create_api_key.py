@@ -4,6 +4,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
+from accounts.credentials import Credential
 from accounts.models import User
 from accounts.services import api_key_create
 
@@ -23,7 +24,7 @@ class Command(BaseCommand):
             raise CommandError(f"No user with email {email!r}.") from None
         expires_at = timezone.now() + timedelta(days=expires_days) if expires_days else None
         try:
-            api_key, raw_key = api_key_create(user=user, name=name, expires_at=expires_at)
+            api_key, raw_key = api_key_create(user=user, credential=Credential.console(), name=name, expires_at=expires_at)
         except ValidationError as error:
             raise CommandError("; ".join(error.messages)) from None
         self.stderr.write(f"Created {api_key.name!r} ({api_key.prefix}…) for {user.email}. Store it now:")

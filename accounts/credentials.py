@@ -1,0 +1,117 @@
+"""Credentials: what a request or a socket proved it is, and whether that proof still holds.
+
+A websocket lives for hours on the credential it connected with, so "is this credential still
+valid?" is asked again whenever access may have changed (a key revoked, a session ended, a user
+deactivated) and, as a safety net, on every heartbeat. ``credential_user`` answers it from the
+database, never from a copy taken at connect time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass
+from importlib import import_module
+
+from django.conf import settings
+from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, load_backend
+from django.utils.crypto import constant_time_compare
+
+SESSION = "session"
+API_KEY = "api_key"
+CONSOLE = "console"
+
+
+@dataclass(frozen=True)
+class Credential:
+    """A browser session, a personal API key, or the server console (management commands, the shell)."""
+
+    kind: str
+    id: str = ""  # the session key, or the API key's id
+    signed_in_at: float | None = None  # sessions: the latest sign-in or re-authentication (epoch seconds)
+
+    @property
+    def group(self) -> str:
+        """The Channels group of every socket opened with this credential (session keys are hashed:
+        group names travel through Redis and logs)."""
+        digest = hashlib.sha256(f"{self.kind}:{self.id}".encode()).hexdigest()[:32]
+        return f"credential.{digest}"
+
+    @property
+    def recently_signed_in(self) -> bool:
+        """Signed in or re-authenticated within allauth's re-authentication window (5 minutes)."""
+        if self.kind == CONSOLE:
+            return True
+        from allauth.account import app_settings
+
+        return self.signed_in_at is not None and time.time() - self.signed_in_at < app_settings.REAUTHENTICATION_TIMEOUT
+
+    @classmethod
+    def console(cls) -> Credential:
+        return cls(kind=CONSOLE)
+
+    @classmethod
+    def for_api_key(cls, api_key) -> Credential:
+        return cls(kind=API_KEY, id=str(api_key.pk))
+
+    @classmethod
+    def from_request(cls, request) -> Credential | None:
+        """The credential of a DRF or Django request (None when anonymous)."""
+        from .models import ApiKey
+
+        auth = getattr(request, "auth", None)
+        if isinstance(auth, ApiKey):
+            return cls.for_api_key(auth)
+        if not request.user.is_authenticated:
+            return None
+        django_request = getattr(request, "_request", request)
+        return cls.for_session(django_request.session, request.user)
+
+    @classmethod
+    def for_session(cls, session, user) -> Credential:
+        from allauth.account.internal.flows.login import AUTHENTICATION_METHODS_SESSION_KEY
+
+        records = session.get(AUTHENTICATION_METHODS_SESSION_KEY)
+        times = [r.get("at") for r in records if isinstance(r, dict)] if isinstance(records, list) else []
+        times = [t for t in times if isinstance(t, int | float)]
+        return cls(kind=SESSION, id=session.session_key or "", signed_in_at=max(times) if times else None)
+
+
+def credential_user(credential: Credential):
+    """The credential's user, loaded fresh, if the credential still holds; None when it does not
+    (revoked or expired key, ended or invalidated session, deactivated user)."""
+    if credential.kind == API_KEY:
+        from .models import ApiKey
+
+        api_key = ApiKey.objects.select_related("user", "user__profile").filter(pk=credential.id).first()
+        if api_key is None or not api_key.is_active or not api_key.user.is_active:
+            return None
+        return api_key.user
+    if credential.kind == SESSION:
+        return _session_user(credential.id)
+    return None
+
+
+def _session_user(session_key: str):
+    """Django's own session check (``django.contrib.auth.get_user``), without its side effects:
+    a socket asking again must not flush or cycle the browser's session."""
+    if not session_key:
+        return None
+    store = import_module(settings.SESSION_ENGINE).SessionStore(session_key)
+    if not store.exists(session_key):
+        return None
+    try:
+        user_id = store[SESSION_KEY]
+        backend_path = store[BACKEND_SESSION_KEY]
+    except KeyError:
+        return None
+    if backend_path not in settings.AUTHENTICATION_BACKENDS:
+        return None
+    user = load_backend(backend_path).get_user(user_id)
+    if user is None or not user.is_active:
+        return None
+    session_hash = store.get(HASH_SESSION_KEY) or ""
+    hashes = [user.get_session_auth_hash(), *user.get_session_auth_fallback_hash()]
+    if not session_hash or not any(constant_time_compare(session_hash, h) for h in hashes):
+        return None
+    return user
