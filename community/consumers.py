@@ -388,8 +388,12 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
     # --- access follows changes -----------------------------------------------------------------
 
     async def access_changed(self, event):
-        """Group message ``access.changed``: the user's or this credential's access may have changed
-        (a key revoked, a session ended, the user deactivated or demoted). Decide again, now."""
+        """Group message ``access.changed``: this credential ended (``ended``: a key revoked, a session
+        signed out) — close — or the user's access may have changed (deactivated, demoted, password
+        changed) — decide again from the database, now."""
+        if event.get("ended"):
+            await self.close_for(CLOSE_UNAUTHENTICATED)
+            return
         await self._recheck(channel_ids=None)
 
     async def access_moved(self, event):
