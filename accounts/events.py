@@ -24,10 +24,10 @@ def credential_group(credential) -> str:
     return credential.group
 
 
-def _announce(group: str) -> None:
+def _announce(group: str, *, ended: bool) -> None:
     layer = get_channel_layer()
     if layer is not None:
-        async_to_sync(layer.group_send)(group, {"type": "access.changed"})
+        async_to_sync(layer.group_send)(group, {"type": "access.changed", "ended": ended})
 
 
 def access_changed(*, user_id=None, credential=None) -> None:
@@ -40,9 +40,16 @@ def access_changed(*, user_id=None, credential=None) -> None:
 
     def announce():
         for group in groups:
-            _announce(group)
+            _announce(group, ended=False)
 
     transaction.on_commit(announce)
+
+
+def credential_ended(*, credential) -> None:
+    """After commit, closes the credential's sockets (4401) without asking the database: the key is
+    revoked or the session signed out — Django signs a session out *after* saying so, so a socket
+    asking the session store at once could still find it."""
+    transaction.on_commit(lambda: _announce(credential_group(credential), ended=True))
 
 
 def credential_moved(*, credential, new_id: str) -> None:

@@ -173,7 +173,7 @@ def api_key_revoke(*, actor: User, api_key: ApiKey) -> ApiKey:
         revoked = ApiKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
         api_key.refresh_from_db(fields=["revoked_at"])
         if revoked:
-            events.access_changed(credential=Credential.for_api_key(api_key))
+            events.credential_ended(credential=Credential.for_api_key(api_key))
     return api_key
 
 
@@ -206,7 +206,7 @@ def session_ended(*, user_id, session_key: str) -> None:
     from .credentials import SESSION
 
     if session_key:
-        events.access_changed(credential=Credential(kind=SESSION, id=session_key))
+        events.credential_ended(credential=Credential(kind=SESSION, id=session_key))
 
 
 def session_rotated(*, old_key: str, new_key: str) -> None:

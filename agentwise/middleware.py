@@ -48,14 +48,14 @@ class RefusalMiddleware:
         from django.http import Http404
         from django.shortcuts import render
 
-        from agentwise.errors import Refusal, as_refusal
+        from agentwise.errors import as_refusal
         from agentwise.views import wants_json
 
         if isinstance(exception, (Http404, PermissionDenied)) or request.path.startswith("/api/"):
             return None
-        refusal = as_refusal(exception) if isinstance(exception, Refusal) else None
+        refusal = as_refusal(exception)  # a Refusal, a ValidationError, a unique constraint's race
         if refusal is None:
-            return None
+            return None  # a fault: Django's 500 handling (logged) takes it
         if wants_json(request):
             response = error_response(refusal.status_code, refusal.message, code=refusal.code, **refusal.extra)
         else:

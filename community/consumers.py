@@ -61,7 +61,6 @@ def _require_str(frame: dict, name: str) -> str:
     return value
 
 
-@database_sync_to_async
 def _channel_with_capabilities(user, channel_id):
     channel = selectors.channel_get_visible(user=user, channel_id=channel_id)
     return channel, channel_capabilities(user, channel)
@@ -241,25 +240,34 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         if self.strikes >= settings.WS_FLOOD_STRIKES:
             await self.close_for(CLOSE_FLOODING)
 
-    async def _actor(self):
-        """The user as the database has them now, through the credential the socket opened with.
+    async def _as_actor(self, work=None):
+        """Runs ``work(actor)`` as the user the database has now, through the socket's credential, in one
+        hop to the database thread; returns its result.
 
-        Every write acts as this user, never as the copy taken at connect: a deactivated user, a
-        revoked key, an ended session or a removed staff flag take effect on the very next frame.
+        Every write acts as this user, never as the copy taken at connect: a deactivated user, a revoked
+        key, an ended session or a removed staff flag take effect on the very next frame (4401).
         """
-        user = await database_sync_to_async(credential_user)(self.credential)
-        if user is None or (self.user.is_staff and not user.is_staff):
+        was_staff = self.user.is_staff
+
+        def run():
+            user = credential_user(self.credential)
+            if user is None or (was_staff and not user.is_staff):
+                return None, None
+            return user, (work(user) if work is not None else None)
+
+        user, result = await database_sync_to_async(run)()
+        if user is None:
             await self.close_for(CLOSE_UNAUTHENTICATED)
             raise AccessLost()
         self.user = user
-        return user
+        return result
 
     async def on_ping(self, frame):
         await self.send_json({"type": "pong"})
 
     async def on_join(self, frame):
-        actor = await self._actor()
-        channel, capabilities = await _channel_with_capabilities(actor, _require_str(frame, "channel"))
+        channel_id = _require_str(frame, "channel")
+        channel, capabilities = await self._as_actor(lambda actor: _channel_with_capabilities(actor, channel_id))
         channel_id = str(channel.pk)
         if channel_id not in self.joined:
             await self.channel_layer.group_add(events.channel_group(channel_id), self.channel_name)
@@ -283,17 +291,17 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
             self._announcer().left(channel_id, self.me)
 
     async def on_send(self, frame):
-        actor = await self._actor()
         content = frame.get("content", "")
         parent_id = frame.get("parent")
         attachments = frame.get("attachments") or []
         if not isinstance(attachments, list) or not all(isinstance(a, str) for a in attachments):
             raise FrameError("invalid", "`attachments` is a list of attachment ids.", {"attachments": "invalid"})
-        message = await database_sync_to_async(self._post)(
-            actor, _require_str(frame, "channel"), parent_id, content=content,
+        channel_id = _require_str(frame, "channel")
+        message = await self._as_actor(lambda actor: self._post(
+            actor, channel_id, parent_id, content=content,
             content_type=frame.get("content_type") or "text", client_id=frame.get("client_id") or "",
             attachment_ids=attachments,
-        )
+        ))
         await self._stop_typing(str(message.channel_id))
         await self.send_json({"type": "ack", "client_id": frame.get("client_id"), "id": str(message.pk), "seq": message.seq})
 
@@ -304,27 +312,24 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         return services.message_post(actor=actor, channel=channel, parent=parent, **fields)
 
     async def on_edit(self, frame):
-        actor = await self._actor()
         message_id, content = _require_str(frame, "id"), frame.get("content")
-        await database_sync_to_async(lambda: services.message_edit(
+        await self._as_actor(lambda actor: services.message_edit(
             actor=actor, message=selectors.message_get_visible(user=actor, message_id=message_id, deleted_ok=False),
             content=content,
-        ))()
+        ))
 
     async def on_delete(self, frame):
-        actor = await self._actor()
         message_id = _require_str(frame, "id")
-        await database_sync_to_async(lambda: services.message_delete(
+        await self._as_actor(lambda actor: services.message_delete(
             actor=actor, message=selectors.message_get_visible(user=actor, message_id=message_id, deleted_ok=False),
-        ))()
+        ))
 
     async def on_react(self, frame):
-        actor = await self._actor()
         message_id, emoji = _require_str(frame, "message"), frame.get("emoji")
-        await database_sync_to_async(lambda: services.reaction_toggle(
+        await self._as_actor(lambda actor: services.reaction_toggle(
             actor=actor, message=selectors.message_get_visible(user=actor, message_id=message_id, deleted_ok=False),
             emoji=emoji,
-        ))()
+        ))
 
     async def on_typing_start(self, frame):
         channel_id = _require_str(frame, "channel")
@@ -383,8 +388,12 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
     # --- access follows changes -----------------------------------------------------------------
 
     async def access_changed(self, event):
-        """Group message ``access.changed``: the user's or this credential's access may have changed
-        (a key revoked, a session ended, the user deactivated or demoted). Decide again, now."""
+        """Group message ``access.changed``: this credential ended (``ended``: a key revoked, a session
+        signed out) — close — or the user's access may have changed (deactivated, demoted, password
+        changed) — decide again from the database, now."""
+        if event.get("ended"):
+            await self.close_for(CLOSE_UNAUTHENTICATED)
+            return
         await self._recheck(channel_ids=None)
 
     async def access_moved(self, event):
@@ -411,14 +420,13 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         if self.closing:
             return
         async with self.access_lock:
+            checked = set(self.joined) if channel_ids is None else set(channel_ids) & self.joined
             try:
-                actor = await self._actor()
+                visible = await self._as_actor(
+                    lambda actor: selectors.channel_ids_visible(user=actor, channel_ids=checked) if checked else set()
+                )
             except AccessLost:
                 return
-            checked = set(self.joined) if channel_ids is None else set(channel_ids) & self.joined
-            if not checked:
-                return
-            visible = await database_sync_to_async(selectors.channel_ids_visible)(user=actor, channel_ids=checked)
             for channel_id in sorted(checked - visible):
                 if channel_id in self.joined:
                     await self._leave(channel_id)

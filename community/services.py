@@ -136,13 +136,9 @@ def message_edit(*, actor, message: Message, content: str) -> Message:
     The row is locked first: an edit racing a delete never brings the content back, and two
     concurrent edits both land in the history, each recording the text it replaced.
     """
-    require(actor, "community.change_message", message, hidden_unless="community.read_message",
-            message="You can only edit your own messages.")
-    _write_limit("community.edit", actor)
     with transaction.atomic():
-        message = _locked(message)
-        require(actor, "community.change_message", message, hidden_unless="community.read_message",
-                message="You can only edit your own messages.")
+        message = _checked_and_locked(actor, "community.change_message", message, limit="community.edit",
+                                      refused="You can only edit your own messages.")
         content = _clean_content(content, allow_empty=bool(message.attachments))
         if content == message.content:
             return message
@@ -157,23 +153,24 @@ def message_edit(*, actor, message: Message, content: str) -> Message:
 def message_delete(*, actor, message: Message) -> Message:
     """Soft delete: the content disappears, the row (and its thread) stays; its files go with the
     next attachment sweep and are 404 from now on."""
-    require(actor, "community.delete_message", message, hidden_unless="community.read_message",
-            message="You can only delete your own messages.")
-    _write_limit("community.delete", actor)
     with transaction.atomic():
-        message = _locked(message)
-        require(actor, "community.delete_message", message, hidden_unless="community.read_message",
-                message="You can only delete your own messages.")
+        message = _checked_and_locked(actor, "community.delete_message", message, limit="community.delete",
+                                      refused="You can only delete your own messages.")
         message.deleted_at = timezone.now()
         message.save(update_fields=["deleted_at"])
         transaction.on_commit(lambda: events.message_deleted(message))
     return message
 
 
-def _locked(message: Message) -> Message:
-    """The message re-read under a row lock (with its channel and author, for checks and payloads)."""
+def _checked_and_locked(actor, rule: str, message: Message, *, limit: str, refused: str) -> Message:
+    """Checks the rule and counts the write, then re-reads the message under a row lock and checks
+    again: a concurrent delete or edit may have changed what the rule sees. Call inside a transaction."""
+    require(actor, rule, message, hidden_unless="community.read_message", message=refused)
+    _write_limit(limit, actor)
     locked = Message.objects.select_for_update(of=("self",)).select_related("channel", "user", "user__profile")
-    return locked.get(pk=message.pk)
+    message = locked.get(pk=message.pk)
+    require(actor, rule, message, hidden_unless="community.read_message", message=refused)
+    return message
 
 
 def _clean_emoji(emoji) -> str:

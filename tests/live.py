@@ -115,3 +115,28 @@ def session_cookie_for(user) -> str:
 
     client = sign_in(Client(), user)
     return client.cookies[settings.SESSION_COOKIE_NAME].value
+
+
+async def ws_connect(server: DaphneProcess, raw_key: str):
+    """A real websocket client on ``server``, authenticated by an API key, as a browser page would
+    send it (with the server's own Origin)."""
+    import websockets
+
+    return await websockets.connect(
+        server.ws_url, additional_headers={"Authorization": f"Bearer {raw_key}", "Origin": server.url}, open_timeout=10
+    )
+
+
+async def ws_frame(ws, predicate, timeout: float = 10) -> dict:
+    """The next frame matching ``predicate``, skipping others; fails after ``timeout`` seconds."""
+    import asyncio
+    import json
+
+    deadline = time.monotonic() + timeout
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise AssertionError("expected frame did not arrive in time")
+        frame = json.loads(await asyncio.wait_for(ws.recv(), remaining))
+        if predicate(frame):
+            return frame

@@ -6,6 +6,8 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
+from agentwise.access import can
+
 from .. import selectors, services
 from ..credentials import Credential
 from ..models import ApiKey, Notification, Profile
@@ -50,6 +52,18 @@ class PublicProfileView(generics.RetrieveAPIView):
         return selectors.profile_get_public(username=self.kwargs["username"])
 
 
+class MayMintKeys(permissions.BasePermission):
+    """Asks the key-minting rule before the body is read: a request that may not create keys at all
+    (it carries a key) is a 403 whatever it sends, not a 400 about its fields."""
+
+    message = "API keys can only be created from a signed-in session, not with another key."
+
+    def has_permission(self, request, view):
+        if getattr(view, "action", None) != "create" or not request.user.is_authenticated:
+            return True
+        return can(request.user, "accounts.add_apikey", Credential.from_request(request))
+
+
 @extend_schema_view(
     list=extend_schema(summary="List your API keys"),
     create=extend_schema(
@@ -68,6 +82,7 @@ class ApiKeyViewSet(
     mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin, viewsets.GenericViewSet
 ):
     serializer_class = ApiKeySerializer
+    permission_classes = [permissions.IsAuthenticated, MayMintKeys]
     queryset = ApiKey.objects.none()  # for the schema; get_queryset() scopes to the user
     filterset_class = ApiKeyFilter
 

@@ -11,7 +11,8 @@ import pytest
 from django.conf import settings
 
 from community.models import Channel, Message
-from tests.factories import UserFactory
+from community.services import message_post
+from tests.factories import StaffFactory, UserFactory
 from tests.live import DaphneProcess, session_cookie_for
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -38,7 +39,11 @@ def server(tmp_path):
 def test_typing_and_message_reach_the_other_browser_live(server):
     from playwright.sync_api import expect, sync_playwright
 
-    Channel.objects.create(name="general", category="Community", position=0)
+    general = Channel.objects.create(name="general", category="Community", position=0)
+    moderator = StaffFactory(username="mod")
+    moderator.profile.full_name = "Ada Lovelace"  # a display name anyone may choose…
+    moderator.profile.save()
+    message_post(actor=moderator, channel=general, content="welcome")
     ada = UserFactory(username="ada")
     ada.profile.full_name = "Ada Lovelace"
     ada.profile.save()
@@ -62,6 +67,11 @@ def test_typing_and_message_reach_the_other_browser_live(server):
                 pages[username] = page
             ada_page, bob_page = pages["ada"], pages["bob"]
 
+            # …but the handle and the staff badge only the server grants tell them apart.
+            welcome = bob_page.locator("#messages .chat-message").first
+            expect(welcome.locator(".handle")).to_have_text("@mod")
+            expect(welcome.locator(".badge-staff")).to_have_text("staff")
+
             # Presence: bob sees ada come online.
             expect(bob_page.locator("#online-list")).to_contain_text("Ada Lovelace", timeout=10_000)
 
@@ -76,6 +86,14 @@ def test_typing_and_message_reach_the_other_browser_live(server):
             expect(bob_page.locator("#typing")).to_have_text("", timeout=10_000)
             expect(ada_page.locator("#composer-input")).to_have_value("")
 
+            # The unique @handle is shown beside the chosen name; controls follow the server's flags:
+            # ada may edit her message, bob (not staff) may not, and nobody wears a staff badge.
+            on_bob = bob_page.locator("#messages .chat-message").last
+            expect(on_bob.locator(".handle")).to_have_text("@ada")
+            assert on_bob.locator("button", has_text="Edit").count() == 0
+            assert on_bob.locator(".badge-staff").count() == 0
+            expect(ada_page.locator("#messages .chat-message").last.locator("button", has_text="Edit")).to_have_count(1)
+
             # Shift+Enter is a newline, not a send; markup typed by a user is shown as text.
             bob_page.locator("#composer-input").press_sequentially("<b>two</b>")
             bob_page.locator("#composer-input").press("Shift+Enter")
@@ -88,4 +106,4 @@ def test_typing_and_message_reach_the_other_browser_live(server):
         finally:
             browser.close()
 
-    assert list(Message.objects.order_by("seq").values_list("content", flat=True)) == ["hello bob", "<b>two</b>\nlines"]
+    assert list(Message.objects.order_by("seq").values_list("content", flat=True)) == ["welcome", "hello bob", "<b>two</b>\nlines"]

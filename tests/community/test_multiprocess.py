@@ -10,13 +10,12 @@ import json
 import time
 
 import pytest
-import websockets
 from asgiref.sync import sync_to_async
 from django.conf import settings
 
 from community.models import Channel, Message
 from tests.factories import UserFactory, make_api_key
-from tests.live import DaphneProcess
+from tests.live import DaphneProcess, ws_connect, ws_frame
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -35,23 +34,6 @@ def two_servers(tmp_path):
         server.stop()
 
 
-async def _open(server, raw_key):
-    return await websockets.connect(
-        server.ws_url, additional_headers={"Authorization": f"Bearer {raw_key}", "Origin": server.url}, open_timeout=10
-    )
-
-
-async def _recv_until(ws, predicate, timeout=10):
-    deadline = time.monotonic() + timeout
-    while True:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise AssertionError("expected frame did not arrive in time")
-        frame = json.loads(await asyncio.wait_for(ws.recv(), remaining))
-        if predicate(frame):
-            return frame
-
-
 async def test_message_presence_and_process_death_across_two_daphne_processes(two_servers):
     one, two = two_servers
     alice = await sync_to_async(UserFactory)(username="alice")
@@ -61,39 +43,39 @@ async def test_message_presence_and_process_death_across_two_daphne_processes(tw
     bob_key = (await sync_to_async(make_api_key)(bob, name="ws"))[1]
     channel_id = str(channel.pk)
 
-    ws_alice = await _open(one, alice_key)
-    ws_bob = await _open(two, bob_key)
+    ws_alice = await ws_connect(one, alice_key)
+    ws_bob = await ws_connect(two, bob_key)
     try:
         await ws_alice.send(json.dumps({"type": "channel:join", "channel": channel_id}))
-        await _recv_until(ws_alice, lambda f: f["type"] == "presence:sync")
+        await ws_frame(ws_alice, lambda f: f["type"] == "presence:sync")
         await ws_bob.send(json.dumps({"type": "channel:join", "channel": channel_id}))
-        sync = await _recv_until(ws_bob, lambda f: f["type"] == "presence:sync")
+        sync = await ws_frame(ws_bob, lambda f: f["type"] == "presence:sync")
         assert {u["username"] for u in sync["users"]} == {"alice", "bob"}  # presence shows both
-        joined = await _recv_until(
+        joined = await ws_frame(
             ws_alice, lambda f: f["type"] == "presence:diff" and "bob" in [u["username"] for u in f["joined"]]
         )
         assert joined["left"] == []
 
         await ws_alice.send(json.dumps({"type": "message:send", "channel": channel_id, "content": "over the wire", "client_id": "m1"}))
-        new = await _recv_until(ws_bob, lambda f: f["type"] == "message:new")
+        new = await ws_frame(ws_bob, lambda f: f["type"] == "message:new")
         assert new["message"]["content"] == "over the wire" and new["message"]["user"]["username"] == "alice"
         assert await sync_to_async(Message.objects.filter(pk=new["message"]["id"]).exists)()
 
         await ws_bob.send(json.dumps({"type": "message:send", "channel": channel_id, "content": "and back", "client_id": "m2"}))
-        back = await _recv_until(ws_alice, lambda f: f["type"] == "message:new" and f["message"]["content"] == "and back")
+        back = await ws_frame(ws_alice, lambda f: f["type"] == "message:new" and f["message"]["content"] == "and back")
         assert back["message"]["seq"] == new["message"]["seq"] + 1
 
         # Kill bob's process outright: no disconnect handler runs there, only the TTL can heal presence.
         killed_at = time.monotonic()
         two.kill()
-        left = await _recv_until(ws_alice, lambda f: f["type"] == "presence:diff" and f["left"], timeout=TTL + 8)
+        left = await ws_frame(ws_alice, lambda f: f["type"] == "presence:diff" and f["left"], timeout=TTL + 8)
         elapsed = time.monotonic() - killed_at
         assert left["left"][0]["id"] == str(bob.pk)
         assert elapsed <= TTL + 2, f"presence healed after {elapsed:.1f}s (TTL {TTL}s)"
 
-        ws_check = await _open(one, alice_key)
+        ws_check = await ws_connect(one, alice_key)
         await ws_check.send(json.dumps({"type": "channel:join", "channel": channel_id}))
-        again = await _recv_until(ws_check, lambda f: f["type"] == "presence:sync")
+        again = await ws_frame(ws_check, lambda f: f["type"] == "presence:sync")
         assert [u["username"] for u in again["users"]] == ["alice"]
         await ws_check.close()
     finally:
@@ -106,7 +88,7 @@ async def test_idle_socket_survives_more_than_ten_seconds(two_servers):
     one, _ = two_servers
     user = await sync_to_async(UserFactory)()
     key = (await sync_to_async(make_api_key)(user, name="ws"))[1]
-    ws = await _open(one, key)
+    ws = await ws_connect(one, key)
     try:
         await asyncio.sleep(11)
         await ws.send(json.dumps({"type": "ping"}))

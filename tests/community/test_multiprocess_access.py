@@ -16,7 +16,7 @@ from accounts.models import User
 from community import services
 from community.models import Channel, ChannelMember
 from tests.factories import StaffFactory, UserFactory, make_api_key, sign_in
-from tests.live import DaphneProcess
+from tests.live import DaphneProcess, ws_connect, ws_frame
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -27,29 +27,14 @@ WITHIN = 5  # seconds: "within a few seconds"
 
 
 @pytest.fixture(scope="module")
-def servers(tmp_path_factory):
+def servers(tmp_path_factory, django_db_setup):
+    """Two daphne processes for the whole module, started once the test database exists (they are
+    pointed at it by name)."""
     log_dir = tmp_path_factory.mktemp("daphne")
     started = [DaphneProcess(log_dir=log_dir).start() for _ in range(2)]
     yield started
     for server in started:
         server.stop()
-
-
-async def _open(server, raw_key):
-    return await websockets.connect(
-        server.ws_url, additional_headers={"Authorization": f"Bearer {raw_key}", "Origin": server.url}, open_timeout=10
-    )
-
-
-async def _frame(ws, predicate, timeout=WITHIN):
-    deadline = time.monotonic() + timeout
-    while True:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise AssertionError("expected frame did not arrive in time")
-        frame = json.loads(await asyncio.wait_for(ws.recv(), remaining))
-        if predicate(frame):
-            return frame
 
 
 async def _closed_with(ws, timeout=WITHIN) -> int:
@@ -63,7 +48,7 @@ async def _closed_with(ws, timeout=WITHIN) -> int:
 
 async def _pong(ws) -> None:
     await ws.send(json.dumps({"type": "ping"}))
-    await _frame(ws, lambda f: f["type"] == "pong")
+    await ws_frame(ws, lambda f: f["type"] == "pong")
 
 
 def _admin_client(moderator) -> Client:
@@ -76,8 +61,8 @@ def _admin_client(moderator) -> Client:
 async def test_a_revoked_key_closes_its_sockets_on_every_process(servers, door):
     alice = await sync_to_async(UserFactory)()
     revoked, kept = await sync_to_async(make_api_key)(alice), await sync_to_async(make_api_key)(alice)
-    doomed = [await _open(server, revoked[1]) for server in servers]
-    survivor = await _open(servers[1], kept[1])
+    doomed = [await ws_connect(server, revoked[1]) for server in servers]
+    survivor = await ws_connect(servers[1], kept[1])
     await _pong(doomed[0])
     await _pong(doomed[1])
     if door == "service":
@@ -106,11 +91,11 @@ async def test_a_removed_member_leaves_the_channel_on_every_process(servers, doo
     for user in (member, other):
         await sync_to_async(ChannelMember.objects.create)(channel=channel, user=user)
     member_key, other_key = (await sync_to_async(make_api_key)(member))[1], (await sync_to_async(make_api_key)(other))[1]
-    removed = [await _open(server, member_key) for server in servers]
-    witness = await _open(servers[0], other_key)
+    removed = [await ws_connect(server, member_key) for server in servers]
+    witness = await ws_connect(servers[0], other_key)
     for ws in [*removed, witness]:
         await ws.send(json.dumps({"type": "channel:join", "channel": str(channel.pk)}))
-        await _frame(ws, lambda f: f["type"] == "presence:sync")
+        await ws_frame(ws, lambda f: f["type"] == "presence:sync")
 
     if door == "service":
         await sync_to_async(services.channel_member_remove)(actor=moderator, channel=channel, user=member)
@@ -135,13 +120,13 @@ async def test_a_removed_member_leaves_the_channel_on_every_process(servers, doo
         assert response.status_code == 302
 
     for ws in removed:
-        notice = await _frame(ws, lambda f: f["type"] == "channel:removed")
+        notice = await ws_frame(ws, lambda f: f["type"] == "channel:removed", timeout=WITHIN)
         assert notice["channel"] == str(channel.pk)
     await sync_to_async(services.message_post)(actor=other, channel=channel, content="members only")
-    await _frame(witness, lambda f: f["type"] == "message:new")
+    await ws_frame(witness, lambda f: f["type"] == "message:new")
     for ws in removed:  # nothing of the channel reaches them afterwards; the socket itself lives on
         await ws.send(json.dumps({"type": "ping"}))
-        frame = await _frame(ws, lambda f: True)
+        frame = await ws_frame(ws, lambda f: True)
         assert frame == {"type": "pong"}
     for ws in [*removed, witness]:
         await ws.close()
@@ -150,7 +135,7 @@ async def test_a_removed_member_leaves_the_channel_on_every_process(servers, doo
 async def test_a_deactivated_user_is_closed_on_every_process(servers):
     alice = await sync_to_async(UserFactory)()
     keys = [(await sync_to_async(make_api_key)(alice))[1] for _ in servers]
-    sockets = [await _open(server, key) for server, key in zip(servers, keys, strict=True)]
+    sockets = [await ws_connect(server, key) for server, key in zip(servers, keys, strict=True)]
     moderator = await sync_to_async(StaffFactory)()
     await sync_to_async(account_services.user_access_update)(actor=moderator, user=alice, is_active=False)
     for ws in sockets:
@@ -198,7 +183,7 @@ async def test_an_ended_session_closes_its_sockets_on_every_process(servers, how
 async def test_removing_staff_status_closes_on_every_process(servers):
     moderator = await sync_to_async(StaffFactory)()
     keys = [(await sync_to_async(make_api_key)(moderator))[1] for _ in servers]
-    sockets = [await _open(server, key) for server, key in zip(servers, keys, strict=True)]
+    sockets = [await ws_connect(server, key) for server, key in zip(servers, keys, strict=True)]
     boss = await sync_to_async(StaffFactory)()
     await sync_to_async(account_services.user_access_update)(actor=boss, user=moderator, is_staff=False)
     for ws in sockets:
@@ -210,18 +195,18 @@ async def test_making_a_channel_private_removes_non_members_on_every_process(ser
     outsider, member = await sync_to_async(UserFactory)(), await sync_to_async(UserFactory)()
     channel = await sync_to_async(Channel.objects.create)(name="going-private")
     await sync_to_async(ChannelMember.objects.create)(channel=channel, user=member)
-    outsiders = [await _open(server, (await sync_to_async(make_api_key)(outsider))[1]) for server in servers]
-    insider = await _open(servers[1], (await sync_to_async(make_api_key)(member))[1])
+    outsiders = [await ws_connect(server, (await sync_to_async(make_api_key)(outsider))[1]) for server in servers]
+    insider = await ws_connect(servers[1], (await sync_to_async(make_api_key)(member))[1])
     for ws in [*outsiders, insider]:
         await ws.send(json.dumps({"type": "channel:join", "channel": str(channel.pk)}))
-        await _frame(ws, lambda f: f["type"] == "presence:sync")
+        await ws_frame(ws, lambda f: f["type"] == "presence:sync")
     await sync_to_async(services.channel_update)(actor=moderator, channel=channel, data={"is_private": True})
     for ws in outsiders:
-        assert (await _frame(ws, lambda f: f["type"] == "channel:removed"))["channel"] == str(channel.pk)
+        assert (await ws_frame(ws, lambda f: f["type"] == "channel:removed", timeout=WITHIN))["channel"] == str(channel.pk)
     await sync_to_async(services.message_post)(actor=member, channel=channel, content="now private")
-    await _frame(insider, lambda f: f["type"] == "message:new")
+    await ws_frame(insider, lambda f: f["type"] == "message:new")
     for ws in outsiders:
         await ws.send(json.dumps({"type": "ping"}))
-        assert await _frame(ws, lambda f: True) == {"type": "pong"}  # and no message:new before it
+        assert await ws_frame(ws, lambda f: True) == {"type": "pong"}  # and no message:new before it
     for ws in [*outsiders, insider]:
         await ws.close()
