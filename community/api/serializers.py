@@ -8,35 +8,50 @@ from agentwise.api.fields import StrictCharField, StrictIntegerField, StrictRege
 from ..models import EMOJI_PATTERN, MAX_EMOJI_CHARS, MAX_MESSAGE_CHARS, Channel, ContentType, MessageEdit
 from ..permissions import channel_capabilities
 
-
-class ChannelCapabilitiesSerializer(serializers.Serializer):
-    can_post = serializers.BooleanField()
-    can_react = serializers.BooleanField()
-    can_edit_own = serializers.BooleanField()
-    can_delete_own = serializers.BooleanField()
-    can_edit_any = serializers.BooleanField()
-    can_delete_any = serializers.BooleanField()
+CAPABILITIES = ("can_post", "can_react", "can_edit_own", "can_delete_own", "can_edit_any", "can_delete_any")
 
 
 class ChannelSerializer(serializers.ModelSerializer):
     unread = serializers.IntegerField(read_only=True, help_text="Top-level messages after your read marker.")
     is_member = serializers.BooleanField(read_only=True)
-    can = serializers.SerializerMethodField(
-        help_text="What you may do here, computed by the server's rules: `can_post`, `can_react`, `can_edit_own`, "
-        "`can_delete_own`, `can_edit_any`, `can_delete_any` (the last two: staff moderating)."
-    )
+    can_post = serializers.SerializerMethodField(help_text="You may post here (locked and read-only channels: staff).")
+    can_react = serializers.SerializerMethodField(help_text="You may react to messages here.")
+    can_edit_own = serializers.SerializerMethodField(help_text="You may edit your own messages here.")
+    can_delete_own = serializers.SerializerMethodField(help_text="You may delete your own messages here.")
+    can_edit_any = serializers.SerializerMethodField(help_text="You may edit anyone's messages here (staff).")
+    can_delete_any = serializers.SerializerMethodField(help_text="You may delete anyone's messages here (staff).")
 
     class Meta:
         model = Channel
         fields = [
             "id", "name", "description", "category", "type", "is_private", "is_locked", "state",
-            "position", "last_seq", "unread", "is_member", "can", "created_at",
+            "position", "last_seq", "unread", "is_member", *CAPABILITIES, "created_at",
         ]
         read_only_fields = fields
 
-    @extend_schema_field(ChannelCapabilitiesSerializer)
-    def get_can(self, channel) -> dict:
-        return channel_capabilities(self.context["request"].user, channel)
+    def _can(self, channel, flag: str) -> bool:
+        """The flags are computed together by ``community.permissions.channel_capabilities``, once."""
+        if "_capabilities" not in channel.__dict__:
+            channel._capabilities = channel_capabilities(self.context["request"].user, channel)
+        return channel._capabilities[flag]
+
+    def get_can_post(self, channel) -> bool:
+        return self._can(channel, "can_post")
+
+    def get_can_react(self, channel) -> bool:
+        return self._can(channel, "can_react")
+
+    def get_can_edit_own(self, channel) -> bool:
+        return self._can(channel, "can_edit_own")
+
+    def get_can_delete_own(self, channel) -> bool:
+        return self._can(channel, "can_delete_own")
+
+    def get_can_edit_any(self, channel) -> bool:
+        return self._can(channel, "can_edit_any")
+
+    def get_can_delete_any(self, channel) -> bool:
+        return self._can(channel, "can_delete_any")
 
 
 class AuthorSerializer(serializers.Serializer):

@@ -103,7 +103,7 @@ function renderOnline() {
 // the channel's flags (computed by the same server rules), never a rule re-derived here.
 function allowed(message, action) {
   if (message[`can_${action}`] !== undefined) return message[`can_${action}`];
-  const can = state.channels.get(message.channel)?.can || {};
+  const can = state.channels.get(message.channel) || {};
   if (action === "react") return Boolean(can.can_react);
   const mine = message.user && message.user.id === config.me.id;
   return Boolean(mine ? can[`can_${action}_own`] : can[`can_${action}_any`]);
@@ -243,7 +243,7 @@ async function catchUp(channelId) {
 }
 
 function applyComposer(channel) {
-  const readOnly = !channel.can?.can_post;
+  const readOnly = !channel.can_post;
   $("composer-input").disabled = readOnly;
   $("composer-input").placeholder = readOnly ? "This channel is read-only." : "Message — Enter to send, Shift+Enter for a new line";
 }
@@ -356,7 +356,7 @@ function handle(frame) {
     case "presence:sync": {
       const channel = state.channels.get(frame.channel);
       if (channel && frame.can) {
-        channel.can = frame.can;  // what I may do here now (it can change while I am away)
+        Object.assign(channel, frame.can);  // what I may do here now (it can change while I am away)
         if (frame.channel === state.current) { applyComposer(channel); renderMessages({ keepScroll: true }); }
       }
       state.online.set(frame.channel, new Map(frame.users.map((u) => [u.id, u])));
@@ -555,7 +555,7 @@ async function start() {
   for (const channel of page.results) state.channels.set(channel.id, channel);
   renderChannels();
   const wanted = location.hash.slice(1);
-  const postable = page.results.find((c) => c.can?.can_post);
+  const postable = page.results.find((c) => c.can_post);
   const first = state.channels.has(wanted) ? wanted : (postable || page.results.find((c) => c.state !== "archived"))?.id;
   if (first) await selectChannel(first);
   connect();

@@ -265,3 +265,20 @@ def test_history_query_count_is_constant(people, channels_, django_assert_max_nu
             assert client.get(f"/api/community/channels/{general.pk}/messages/", {"limit": 100}).status_code == 200
         with django_assert_max_num_queries(6):
             assert client.get("/api/community/channels/").status_code == 200
+
+
+@pytest.mark.parametrize("who, can_post, can_edit_any", [("alice", False, False), ("staff", True, True)])
+def test_channels_say_what_you_may_do_there(people, channels_, who, can_post, can_edit_any):
+    """The chat page reads these instead of guessing: staff may post in a read-only channel."""
+    listed = {c["name"]: c for c in as_user(people[who]).get("/api/community/channels/").json()["results"]}
+    rules = listed["rules"]  # read-only
+    assert (rules["can_post"], rules["can_edit_any"], rules["can_react"]) == (can_post, can_edit_any, True)
+    assert listed["general"]["can_post"] is True and listed["old"]["can_post"] is False  # archived
+
+
+def test_rest_messages_carry_the_viewers_own_flags(people, channels_):
+    message = post(people["alice"], channels_["general"], "mine")
+    mine = as_user(people["alice"]).get(f"/api/community/messages/{message.pk}/").json()
+    theirs = as_user(people["bob"]).get(f"/api/community/messages/{message.pk}/").json()
+    assert (mine["can_edit"], mine["can_delete"]) == (True, True)
+    assert (theirs["can_edit"], theirs["can_delete"], theirs["can_react"]) == (False, False, True)
