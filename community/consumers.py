@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import random
 import time
 import uuid
 
@@ -23,7 +24,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from channels.layers import get_channel_layer
 from django.conf import settings
 
-from accounts.credentials import SESSION, Credential, credential_user
+from accounts.credentials import SESSION, Credential, credential_user, credentials_still_valid
 from accounts.events import credential_group, user_group_name
 from agentwise.errors import as_refusal
 
@@ -68,6 +69,72 @@ def _channel_with_capabilities(user, channel_id):
 
 async def _publish_presence(channel_id: str, payload: dict) -> None:
     await get_channel_layer().group_send(events.channel_group(channel_id), events.group_event(payload))
+
+
+def _access_verdicts(snapshot):
+    """Which sockets' access may have ended: one bulk read for every socket of this process."""
+    valid = credentials_still_valid({credential for credential, *_ in snapshot})
+    lost = selectors.channels_lost(joins=[(user_id, joined) for _, user_id, _, joined in snapshot])
+    return [
+        valid.get(credential) is None
+        or valid[credential][0] != user_id
+        or (was_staff and not valid[credential][1])
+        or bool(gone)
+        for (credential, user_id, was_staff, _), gone in zip(snapshot, lost, strict=True)
+    ]
+
+
+class AccessWatch:
+    """The safety net, one per process: every heartbeat interval it checks all of the process's sockets
+    in a few queries (not two per socket) and asks those whose access may have ended — changed behind
+    the services' back, by a query in a shell — to decide again themselves."""
+
+    def __init__(self):
+        self.sockets: set = set()
+        self.task: asyncio.Task | None = None
+
+    def register(self, consumer) -> None:
+        self.sockets.add(consumer)
+        if self.task is None or self.task.done():
+            self.task = asyncio.get_running_loop().create_task(self._run())
+
+    def unregister(self, consumer) -> None:
+        self.sockets.discard(consumer)
+
+    async def _run(self):
+        while self.sockets:
+            await asyncio.sleep(settings.PRESENCE_HEARTBEAT_SECONDS)
+            try:
+                await self.check()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # the database unreachable: keep the sockets, decide again next time
+                logger.warning("access watch failed; retrying on the next beat", exc_info=True)
+
+    async def check(self) -> None:
+        sockets = [c for c in self.sockets if not c.closing]
+        if not sockets:
+            return
+        snapshot = [(c.credential, str(c.user.pk), c.user.is_staff, frozenset(c.joined)) for c in sockets]
+        suspect = await database_sync_to_async(_access_verdicts)(snapshot)
+        for consumer, flagged in zip(sockets, suspect, strict=True):
+            if flagged and not consumer.closing:
+                # Through the socket's own queue, so the decision is ordered with the frames it sends.
+                await consumer.channel_layer.send(consumer.channel_name, {"type": "access.changed"})
+
+
+_watches: dict = {}
+
+
+def access_watch() -> AccessWatch:
+    """One watch per event loop (daphne runs one; each async test has its own)."""
+    loop = asyncio.get_running_loop()
+    watch = _watches.get(loop)
+    if watch is None:
+        for stale in [other for other in _watches if other.is_closed()]:
+            del _watches[stale]
+        watch = _watches[loop] = AccessWatch()
+    return watch
 
 
 class RealtimeConsumer(AsyncWebsocketConsumer):
@@ -115,6 +182,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
             await self.channel_layer.group_add(group, self.channel_name)
         await self.accept()
         self.heartbeat_task = asyncio.create_task(self._heartbeat())
+        access_watch().register(self)
 
     async def disconnect(self, code):
         await self._release()
@@ -125,6 +193,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
             return
         self.released = True
         self.closing = True
+        access_watch().unregister(self)
         tasks = [getattr(self, "heartbeat_task", None), *getattr(self, "typing_tasks", {}).values()]
         for task in tasks:
             if task is not None and task is not asyncio.current_task():
@@ -436,8 +505,9 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
     # --- presence upkeep -------------------------------------------------------------------------
 
     async def _heartbeat(self):
+        # Sockets that connected together must not all beat together: start at a random phase.
+        await asyncio.sleep(random.uniform(0, settings.PRESENCE_HEARTBEAT_SECONDS))
         while True:
-            await asyncio.sleep(settings.PRESENCE_HEARTBEAT_SECONDS)
             try:
                 store = presence_store()
                 await store.heartbeat(list(self.joined), self.user.pk, self.connection_id)
@@ -448,13 +518,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
                 raise
             except Exception:  # a Redis hiccup must not kill the socket; the next beat retries
                 logger.warning("presence heartbeat failed for socket %s", self.connection_id, exc_info=True)
-            try:
-                # The safety net: access changed by a route that announced nothing (a queryset in a shell).
-                await self._recheck(channel_ids=None)
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # the database unreachable: keep the socket, decide again on the next beat
-                logger.warning("access re-check failed for socket %s", self.connection_id, exc_info=True)
+            await asyncio.sleep(settings.PRESENCE_HEARTBEAT_SECONDS)
 
     # --- frames out ------------------------------------------------------------------------------
 

@@ -28,6 +28,11 @@ def is_channel_member(user, channel: Channel) -> bool:
     return cache[user.pk]
 
 
+def prefill_membership(channel: Channel, members: dict) -> None:
+    """Answers ``is_channel_member`` for these users from a bulk lookup (``{user_pk: bool}``)."""
+    channel.__dict__.setdefault(_MEMBER_CACHE, {}).update(members)
+
+
 @rules.predicate
 def can_see_channel(user, channel) -> bool:
     if channel is None or not user.is_authenticated:

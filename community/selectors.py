@@ -174,3 +174,32 @@ def message_seq_in_channel(*, channel: Channel, message_id) -> int | None:
         return Message.objects.filter(channel=channel, pk=message_id).values_list("seq", flat=True).first()
     except (ValueError, TypeError, ValidationError):
         return None
+
+
+def channels_lost(*, joins) -> list[set[str]]:
+    """For each ``(user_id, channel_ids)``, the channels that user may no longer read — asked of the one
+    rule (``community.view_channel``) with its membership lookups answered in bulk, so any number of
+    sockets costs three queries."""
+    from django.contrib.auth import get_user_model
+
+    from .permissions import prefill_membership
+
+    all_ids = {str(c) for _, channel_ids in joins for c in channel_ids}
+    if not all_ids:
+        return [set() for _ in joins]
+    channels = {str(c.pk): c for c in Channel.objects.filter(pk__in=all_ids)}
+    users = get_user_model().objects.in_bulk({user_id for user_id, _ in joins})
+    private = [c.pk for c in channels.values() if c.is_private]
+    members = set()
+    if private:
+        members = set(ChannelMember.objects.filter(channel_id__in=private, user_id__in=list(users)).values_list("channel_id", "user_id"))
+    for channel in channels.values():
+        prefill_membership(channel, {user_pk: (channel.pk, user_pk) in members for user_pk in users})
+    lost = []
+    for user_id, channel_ids in joins:
+        user = users.get(get_user_model()._meta.pk.to_python(user_id))
+        lost.append({
+            str(channel_id) for channel_id in channel_ids
+            if user is None or str(channel_id) not in channels or not can(user, "community.view_channel", channels[str(channel_id)])
+        })
+    return lost
