@@ -179,7 +179,7 @@ def message_seq_in_channel(*, channel: Channel, message_id) -> int | None:
 def channels_lost(*, joins) -> list[set[str]]:
     """For each ``(user_id, channel_ids)``, the channels that user may no longer read — asked of the one
     rule (``community.view_channel``) with its membership lookups answered in bulk, so any number of
-    sockets costs three queries."""
+    sockets costs at most three queries."""
     from django.contrib.auth import get_user_model
 
     from .permissions import prefill_membership
