@@ -43,6 +43,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.sites",
     "django.contrib.humanize",
+    "django.contrib.sitemaps",
+    "django.contrib.postgres",
     "channels",
     "rest_framework",
     "django_filters",
@@ -199,6 +201,10 @@ CELERY_BEAT_SCHEDULE = {
     "sweep-attachments": {
         "task": "community.tasks.attachments_sweep_task",
         "schedule": 60 * 60,  # hourly: files of deleted messages, uploads never attached within a day
+    },
+    "publish-due-content": {
+        "task": "content.tasks.publish_due_task",
+        "schedule": 60,  # every minute: scheduled blog posts and draft revisions go live on time
     },
     "requeue-stale-emails": {
         "task": "agentwise.tasks.requeue_stale_emails_task",

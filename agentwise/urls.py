@@ -19,6 +19,7 @@ api_urlpatterns = [
     path("", include("accounts.api.urls")),
     path("", include("projects.api.urls")),
     path("", include("community.api.urls")),
+    path("", include("content.api.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
@@ -40,18 +41,8 @@ urlpatterns = [
     *account_public_urls,
     path("projects/", include("projects.urls")),
     path("community/", include("community.urls")),
-    path(
-        "blog/",
-        views.section_placeholder,
-        {"section": "Blog", "blurb": "Field notes on running AI coding agents well."},
-        name="blog_home",
-    ),
-    path(
-        "docs/",
-        views.section_placeholder,
-        {"section": "Docs", "blurb": "Guides for the Agentwise CLI and API. The API reference is live now."},
-        name="docs_home",
-    ),
+    path("blog/", include("content.urls.blog")),
+    path("docs/", include("content.urls.docs")),
     path(
         "pricing/",
         views.section_placeholder,

@@ -1,1 +1,212 @@
-"""Blog, documentation and the newsletter."""
+"""Blog posts and documentation pages, and their revisions (the design's ``blog_posts``,
+``blog_revisions`` and ``documentation``)."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.contrib.postgres.indexes import GinIndex
+from django.contrib.postgres.search import SearchVectorField
+from django.db import models
+from django.db.models import Q
+
+
+class PublicationStatus(models.TextChoices):
+    DRAFT = "draft", "Draft"
+    PUBLISHED = "published", "Published"
+    ARCHIVED = "archived", "Archived"
+
+
+class Revision(models.Model):
+    """One save of a page: who, when, why, and a snapshot of every revisable field (``content``).
+
+    Rows are never changed or deleted while their page lives; a restore makes a new one. A revision
+    with ``go_live_at`` is scheduled: ``content.tasks.publish_due_task`` publishes it then.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    content = models.JSONField()
+    change_summary = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    go_live_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    published_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        abstract = True
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return f"{self.created_at:%Y-%m-%d %H:%M} — {self.change_summary or 'no summary'}"
+
+
+class RevisablePage(models.Model):
+    """What blog posts and docs pages share: the row holds the live version (or, before the first
+    publication, the latest draft); newer drafts live in revisions until published."""
+
+    #: the fields a revision snapshots and a restore brings back
+    revision_fields: tuple[str, ...] = ()
+
+    # Subclasses add ``live_revision`` and ``latest_revision``, foreign keys to their revision model.
+    has_unpublished_changes = models.BooleanField(default=False, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        abstract = True
+
+
+class BlogPost(RevisablePage):
+    revision_fields = (
+        "title",
+        "slug",
+        "excerpt",
+        "content",
+        "featured_image",
+        "tags",
+        "seo_meta",
+        "author_id",
+    )
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="blog_posts"
+    )
+    slug = models.SlugField(
+        max_length=255, unique=True, error_messages={"unique": "A post with this slug exists."}
+    )
+    title = models.CharField(max_length=255)
+    excerpt = models.TextField(blank=True, default="")
+    content = models.JSONField(default=list)
+    featured_image = models.CharField(max_length=2000, blank=True, default="")
+    status = models.CharField(
+        max_length=20, choices=PublicationStatus.choices, default=PublicationStatus.DRAFT, db_index=True
+    )
+    tags = models.JSONField(default=list, blank=True)
+    seo_meta = models.JSONField(default=dict, blank=True)
+    view_count = models.PositiveIntegerField(default=0, editable=False)
+    reading_time = models.PositiveSmallIntegerField(null=True, blank=True)
+    published_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    live_revision = models.ForeignKey(
+        "BlogRevision", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", editable=False
+    )
+    latest_revision = models.ForeignKey(
+        "BlogRevision", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", editable=False
+    )
+
+    class Meta:
+        db_table = "blog_posts"
+        ordering = ["-published_at", "-created_at"]
+        indexes = [models.Index(fields=["status", "-published_at"], name="blog_posts_public_idx")]
+
+    def __str__(self):
+        return self.title
+
+    def get_absolute_url(self):
+        return f"/blog/{self.slug}/"
+
+
+class BlogRevision(Revision):
+    post = models.ForeignKey(BlogPost, on_delete=models.CASCADE, related_name="revisions")
+
+    class Meta(Revision.Meta):
+        db_table = "blog_revisions"
+        indexes = [models.Index(fields=["post", "-created_at"], name="blog_revisions_post_idx")]
+
+
+class BlogPostTag(models.Model):
+    """``tags`` as rows, so the tag filter is an indexed lookup on any database."""
+
+    post = models.ForeignKey(BlogPost, on_delete=models.CASCADE, related_name="tag_rows")
+    tag = models.CharField(max_length=50, db_index=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["post", "tag"], name="blog_post_tag_unique")]
+
+    def __str__(self):
+        return self.tag
+
+
+class BlogSlugRedirect(models.Model):
+    """A slug a post used to have: its URL answers 301 to the post's current one."""
+
+    old_slug = models.SlugField(max_length=255, unique=True)
+    post = models.ForeignKey(BlogPost, on_delete=models.CASCADE, related_name="slug_redirects")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self):
+        return f"/blog/{self.old_slug}/"
+
+
+class Documentation(RevisablePage):
+    """A docs page. ``slug`` is unique within a version and a parent (the design's global uniqueness
+    cannot hold two versions of one page); a page's URL is its version and the slugs of its path."""
+
+    revision_fields = ("title", "slug", "content", "category", "position", "parent_id")
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    slug = models.SlugField(max_length=255)
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="children"
+    )
+    title = models.CharField(max_length=255)
+    content = models.JSONField(default=list)
+    category = models.CharField(max_length=100, blank=True, default="")
+    position = models.IntegerField(default=0)
+    version = models.CharField(max_length=50, default="latest")
+    is_published = models.BooleanField(default=True)
+    search_content = models.TextField(blank=True, default="", editable=False)
+    # PostgreSQL only (kept in sync by the services; the column exists, unused, on SQLite).
+    search_vector = SearchVectorField(null=True, blank=True, editable=False)
+    live_revision = models.ForeignKey(
+        "DocumentationRevision",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        editable=False,
+    )
+    latest_revision = models.ForeignKey(
+        "DocumentationRevision",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        editable=False,
+    )
+
+    class Meta:
+        db_table = "documentation"
+        ordering = ["version", "position", "title"]
+        verbose_name = "documentation page"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["version", "parent", "slug"],
+                name="documentation_slug_unique_in_parent",
+                violation_error_message="A page with this slug exists under this parent in this version.",
+            ),
+            models.UniqueConstraint(
+                fields=["version", "slug"],
+                condition=Q(parent__isnull=True),
+                name="documentation_slug_unique_at_top",
+                violation_error_message="A top-level page with this slug exists in this version.",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["version", "parent", "position"], name="documentation_tree_idx"),
+            GinIndex(fields=["search_vector"], name="documentation_search_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.title} ({self.version})"
+
+
+class DocumentationRevision(Revision):
+    page = models.ForeignKey(Documentation, on_delete=models.CASCADE, related_name="revisions")
+
+    class Meta(Revision.Meta):
+        db_table = "documentation_revisions"
+        indexes = [models.Index(fields=["page", "-created_at"], name="documentation_revisions_idx")]

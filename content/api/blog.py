@@ -1,0 +1,3 @@
+"""The blog API (mounted under /api/)."""
+
+urlpatterns: list = []

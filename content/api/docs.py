@@ -1,0 +1,3 @@
+"""The docs API (mounted under /api/)."""
+
+urlpatterns: list = []

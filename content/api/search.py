@@ -1,0 +1,3 @@
+"""The search API (mounted under /api/)."""
+
+urlpatterns: list = []

@@ -1,0 +1,3 @@
+"""/docs/search/ (mounted at /docs/search/, before the docs pages' catch-all path)."""
+
+urlpatterns: list = []
