@@ -194,6 +194,11 @@ def _apply_post_fields(post: BlogPost, fields: dict) -> None:
         post.excerpt = blocks.excerpt_from(post.content)
 
 
+def blog_post_check(*, post: BlogPost | None, fields: dict) -> None:
+    """Raises the ValidationError saving ``fields`` would, without saving (the admin form shows it)."""
+    _apply_post_fields(copy.copy(post) if post is not None else BlogPost(), fields)
+
+
 def _sync_tags(post: BlogPost) -> None:
     BlogPostTag.objects.filter(post=post).exclude(tag__in=post.tags).delete()
     existing = set(BlogPostTag.objects.filter(post=post).values_list("tag", flat=True))
@@ -359,6 +364,11 @@ def _apply_doc_fields(page: Documentation, fields: dict) -> None:
     )
     if siblings.exists():
         raise ValidationError({"slug": "A page with this slug exists under this parent in this version."})
+
+
+def documentation_check(*, page: Documentation | None, fields: dict) -> None:
+    """Raises the ValidationError saving ``fields`` would, without saving (the admin form shows it)."""
+    _apply_doc_fields(copy.copy(page) if page is not None else Documentation(), fields)
 
 
 def _after_doc_change(page: Documentation) -> None:
