@@ -26,7 +26,9 @@ class _PageForm(forms.ModelForm):
     """Validated by the service's own check (not the model's), so the admin refuses exactly what
     the API refuses, with the same messages, on the same fields."""
 
-    change_summary = forms.CharField(required=False, max_length=2000, help_text="What changed, for the history.")
+    change_summary = forms.CharField(
+        required=False, max_length=2000, help_text="What changed, for the history."
+    )
     save_as_draft = forms.BooleanField(
         required=False,
         label="Save as a draft",
@@ -66,8 +68,18 @@ class BlogPostForm(_PageForm):
 
     class Meta:
         model = BlogPost
-        fields = ["title", "slug", "author", "excerpt", "content", "featured_image", "tags", "seo_meta",
-                  "status", "published_at"]
+        fields = [
+            "title",
+            "slug",
+            "author",
+            "excerpt",
+            "content",
+            "featured_image",
+            "tags",
+            "seo_meta",
+            "status",
+            "published_at",
+        ]
         widgets = {"content": forms.Textarea(attrs={"rows": 24, "cols": 100, "class": "vLargeTextField"})}
         help_texts = {
             "content": "A JSON list of blocks: paragraph, heading, code, image, quote, callout, embed (docs/blog.md).",
@@ -145,17 +157,26 @@ class RevisionAdminMixin:
     # --- extra views ------------------------------------------------------------------------------
 
     def get_urls(self):
-        info = self.model._meta.app_label, self.model._meta.model_name
+        prefix = f"{self.model._meta.app_label}_{self.model._meta.model_name}"
         wrap = self.admin_site.admin_view
         return [
-            path("<path:object_id>/revisions/", wrap(self.revisions_view), name="%s_%s_revisions" % info),
-            path("<path:object_id>/revisions/compare/", wrap(self.compare_view), name="%s_%s_compare" % info),
-            path("<path:object_id>/revisions/<uuid:revision_id>/preview/", wrap(self.preview_view),
-                 name="%s_%s_revision_preview" % info),
-            path("<path:object_id>/revisions/<uuid:revision_id>/restore/", wrap(self.restore_view),
-                 name="%s_%s_revision_restore" % info),
-            path("<path:object_id>/revisions/<uuid:revision_id>/publish/", wrap(self.publish_view),
-                 name="%s_%s_revision_publish" % info),
+            path("<path:object_id>/revisions/", wrap(self.revisions_view), name=f"{prefix}_revisions"),
+            path("<path:object_id>/revisions/compare/", wrap(self.compare_view), name=f"{prefix}_compare"),
+            path(
+                "<path:object_id>/revisions/<uuid:revision_id>/preview/",
+                wrap(self.preview_view),
+                name=f"{prefix}_revision_preview",
+            ),
+            path(
+                "<path:object_id>/revisions/<uuid:revision_id>/restore/",
+                wrap(self.restore_view),
+                name=f"{prefix}_revision_restore",
+            ),
+            path(
+                "<path:object_id>/revisions/<uuid:revision_id>/publish/",
+                wrap(self.publish_view),
+                name=f"{prefix}_revision_publish",
+            ),
             *super().get_urls(),
         ]
 
@@ -163,7 +184,9 @@ class RevisionAdminMixin:
         page = self.model.objects.filter(pk=object_id).first() if _is_uuid(object_id) else None
         if page is None:
             raise Http404("No such page.")
-        allowed = self.has_change_permission(request, page) if write else self.has_view_permission(request, page)
+        allowed = (
+            self.has_change_permission(request, page) if write else self.has_view_permission(request, page)
+        )
         if not allowed or not can(request.user, "content.view_revisions", page):
             raise PermissionDenied
         return page
@@ -186,7 +209,10 @@ class RevisionAdminMixin:
         page = self._page(request, object_id)
         rows = list(page.revisions.select_related("author").order_by("-created_at")[:200])
         context = self._context(
-            request, page, f"History of “{page}”", revisions=rows,
+            request,
+            page,
+            f"History of “{page}”",
+            revisions=rows,
             can_change=self.has_change_permission(request, page),
         )
         return TemplateResponse(request, "admin/content/revisions.html", context)
@@ -198,24 +224,41 @@ class RevisionAdminMixin:
             newer_content, newer_label = revisions.snapshot(page), "the live version"
         else:
             newer = self._revision(page, _uuid_or_404(newer_id))
-            newer_content, newer_label = newer.content, f"revision of {newer.created_at:%Y-%m-%d %H:%M:%S} UTC"
+            newer_content, newer_label = (
+                newer.content,
+                f"revision of {newer.created_at:%Y-%m-%d %H:%M:%S} UTC",
+            )
         if older_id == "live":
             older_content, older_label = revisions.snapshot(page), "the live version"
         else:
             older = self._revision(page, _uuid_or_404(older_id))
-            older_content, older_label = older.content, f"revision of {older.created_at:%Y-%m-%d %H:%M:%S} UTC"
+            older_content, older_label = (
+                older.content,
+                f"revision of {older.created_at:%Y-%m-%d %H:%M:%S} UTC",
+            )
         changes = revisions.revision_compare(self.model, older_content, newer_content)
-        context = self._context(request, page, f"Compare {older_label} with {newer_label}",
-                                changes=changes, older_label=older_label, newer_label=newer_label)
+        context = self._context(
+            request,
+            page,
+            f"Compare {older_label} with {newer_label}",
+            changes=changes,
+            older_label=older_label,
+            newer_label=newer_label,
+        )
         return TemplateResponse(request, "admin/content/compare.html", context)
 
     def preview_view(self, request, object_id, revision_id):
         page = self._page(request, object_id)
         revision = self._revision(page, revision_id)
         context = self._context(
-            request, page, f"Preview of the revision of {revision.created_at:%Y-%m-%d %H:%M} UTC",
-            revision=revision, body=revisions.rendered_preview(revision.content),
-            fields=json.dumps({k: v for k, v in revision.content.items() if k != "content"}, indent=2, ensure_ascii=False),
+            request,
+            page,
+            f"Preview of the revision of {revision.created_at:%Y-%m-%d %H:%M} UTC",
+            revision=revision,
+            body=revisions.rendered_preview(revision.content),
+            fields=json.dumps(
+                {k: v for k, v in revision.content.items() if k != "content"}, indent=2, ensure_ascii=False
+            ),
         )
         return TemplateResponse(request, "admin/content/preview.html", context)
 
@@ -224,16 +267,26 @@ class RevisionAdminMixin:
         revision = self._revision(page, revision_id)
         if request.method == "POST":
             try:
-                services.revision_restore(actor=request.user, page=page, revision=revision,
-                                          publish=bool(request.POST.get("publish")))
+                services.revision_restore(
+                    actor=request.user,
+                    page=page,
+                    revision=revision,
+                    publish=bool(request.POST.get("publish")),
+                )
             except (Refusal, ValidationError) as error:
                 self.message_user(request, _message(error), messages.ERROR)
             else:
-                self.message_user(request, "Restored as a new revision; nothing in the history was lost.", messages.SUCCESS)
+                self.message_user(
+                    request, "Restored as a new revision; nothing in the history was lost.", messages.SUCCESS
+                )
             return HttpResponseRedirect(self._revisions_url(page))
-        context = self._context(request, page, f"Restore the revision of {revision.created_at:%Y-%m-%d %H:%M} UTC?",
-                                revision=revision, changes=revisions.revision_compare(
-                                    self.model, revisions.snapshot(page), revision.content))
+        context = self._context(
+            request,
+            page,
+            f"Restore the revision of {revision.created_at:%Y-%m-%d %H:%M} UTC?",
+            revision=revision,
+            changes=revisions.revision_compare(self.model, revisions.snapshot(page), revision.content),
+        )
         return TemplateResponse(request, "admin/content/restore.html", context)
 
     def publish_view(self, request, object_id, revision_id):
@@ -250,8 +303,9 @@ class RevisionAdminMixin:
         return HttpResponseRedirect(self._revisions_url(page))
 
     def _revisions_url(self, page):
-        info = self.model._meta.app_label, self.model._meta.model_name
-        return reverse("admin:%s_%s_revisions" % info, args=[page.pk])
+        return reverse(
+            f"admin:{self.model._meta.app_label}_{self.model._meta.model_name}_revisions", args=[page.pk]
+        )
 
     @admin.display(description="History")
     def history_link(self, obj):
@@ -292,17 +346,44 @@ def _message(error) -> str:
 @admin.register(BlogPost)
 class BlogPostAdmin(RevisionAdminMixin, admin.ModelAdmin):
     form = BlogPostForm
-    list_display = ["title", "status", "published_at", "author", "view_count", "has_unpublished_changes", "history_link"]
+    list_display = [
+        "title",
+        "status",
+        "published_at",
+        "author",
+        "view_count",
+        "has_unpublished_changes",
+        "history_link",
+    ]
     list_filter = ["status", "has_unpublished_changes", "published_at"]
     search_fields = ["title", "slug", "excerpt"]
     list_select_related = ["author", "latest_revision"]
     raw_id_fields = ["author"]
     date_hierarchy = "created_at"
-    readonly_fields = ["view_count", "reading_time", "publication_state", "history_link", "created_at", "updated_at"]
+    readonly_fields = [
+        "view_count",
+        "reading_time",
+        "publication_state",
+        "history_link",
+        "created_at",
+        "updated_at",
+    ]
     fieldsets = [
         (None, {"fields": ["title", "slug", "author", "excerpt", "content", "featured_image", "tags"]}),
-        ("Publishing", {"fields": ["status", "published_at", "save_as_draft", "go_live_at", "change_summary",
-                                   "publication_state", "history_link"]}),
+        (
+            "Publishing",
+            {
+                "fields": [
+                    "status",
+                    "published_at",
+                    "save_as_draft",
+                    "go_live_at",
+                    "change_summary",
+                    "publication_state",
+                    "history_link",
+                ]
+            },
+        ),
         ("Search engines", {"fields": ["seo_meta"], "classes": ["collapse"]}),
         ("Figures", {"fields": ["view_count", "reading_time", "created_at", "updated_at"]}),
     ]
@@ -310,14 +391,24 @@ class BlogPostAdmin(RevisionAdminMixin, admin.ModelAdmin):
     def _save(self, request, obj, form, change, data, summary):
         status, published_at = form.cleaned_data.get("status"), form.cleaned_data.get("published_at")
         if not change:
-            return services.blog_post_create(actor=request.user, fields=data, status=status,
-                                             published_at=published_at, change_summary=summary)
+            return services.blog_post_create(
+                actor=request.user,
+                fields=data,
+                status=status,
+                published_at=published_at,
+                change_summary=summary,
+            )
         post = BlogPost.objects.get(pk=obj.pk)
         draft = form.cleaned_data.get("save_as_draft") or form.cleaned_data.get("go_live_at")
         return services.blog_post_update(
-            actor=request.user, post=post, fields=data, change_summary=summary,
-            status=None if draft else status, published_at=None if draft else published_at,
-            draft=bool(form.cleaned_data.get("save_as_draft")), go_live_at=form.cleaned_data.get("go_live_at"),
+            actor=request.user,
+            post=post,
+            fields=data,
+            change_summary=summary,
+            status=None if draft else status,
+            published_at=None if draft else published_at,
+            draft=bool(form.cleaned_data.get("save_as_draft")),
+            go_live_at=form.cleaned_data.get("go_live_at"),
         )
 
     def _delete(self, request, obj):
@@ -326,8 +417,13 @@ class BlogPostAdmin(RevisionAdminMixin, admin.ModelAdmin):
     @admin.action(description="Archive (off the blog, the feed and the sitemap)")
     def archive(self, request, queryset):
         for post in queryset:
-            services.blog_post_update(actor=request.user, post=post, fields={}, status=PublicationStatus.ARCHIVED,
-                                      change_summary="Archived")
+            services.blog_post_update(
+                actor=request.user,
+                post=post,
+                fields={},
+                status=PublicationStatus.ARCHIVED,
+                change_summary="Archived",
+            )
         self.message_user(request, f"Archived {queryset.count()} post(s).", messages.SUCCESS)
 
     actions = ["archive"]
@@ -336,8 +432,17 @@ class BlogPostAdmin(RevisionAdminMixin, admin.ModelAdmin):
 @admin.register(Documentation)
 class DocumentationAdmin(RevisionAdminMixin, admin.ModelAdmin):
     form = DocumentationForm
-    list_display = ["title", "version", "parent", "position", "category", "is_published", "has_unpublished_changes",
-                    "updated_at", "history_link"]
+    list_display = [
+        "title",
+        "version",
+        "parent",
+        "position",
+        "category",
+        "is_published",
+        "has_unpublished_changes",
+        "updated_at",
+        "history_link",
+    ]
     list_filter = ["version", "is_published", "has_unpublished_changes", "category"]
     search_fields = ["title", "slug", "search_content"]
     list_select_related = ["parent"]
@@ -345,8 +450,21 @@ class DocumentationAdmin(RevisionAdminMixin, admin.ModelAdmin):
     readonly_fields = ["publication_state", "history_link", "created_at", "updated_at"]
     fieldsets = [
         (None, {"fields": ["title", "slug", "version", "parent", "position", "category", "content"]}),
-        ("Publishing", {"fields": ["is_published", "save_as_draft", "go_live_at", "change_summary",
-                                   "publication_state", "history_link", "created_at", "updated_at"]}),
+        (
+            "Publishing",
+            {
+                "fields": [
+                    "is_published",
+                    "save_as_draft",
+                    "go_live_at",
+                    "change_summary",
+                    "publication_state",
+                    "history_link",
+                    "created_at",
+                    "updated_at",
+                ]
+            },
+        ),
     ]
 
     def _save(self, request, obj, form, change, data, summary):
@@ -354,8 +472,12 @@ class DocumentationAdmin(RevisionAdminMixin, admin.ModelAdmin):
             return services.documentation_create(actor=request.user, fields=data, change_summary=summary)
         page = Documentation.objects.get(pk=obj.pk)
         return services.documentation_update(
-            actor=request.user, page=page, fields=data, change_summary=summary,
-            draft=bool(form.cleaned_data.get("save_as_draft")), go_live_at=form.cleaned_data.get("go_live_at"),
+            actor=request.user,
+            page=page,
+            fields=data,
+            change_summary=summary,
+            draft=bool(form.cleaned_data.get("save_as_draft")),
+            go_live_at=form.cleaned_data.get("go_live_at"),
         )
 
     def _delete(self, request, obj):

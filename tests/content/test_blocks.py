@@ -64,7 +64,9 @@ def test_no_block_type_renders_a_script_or_javascript_link(attack):
 
 
 def test_attribute_breakouts_stay_inside_their_attribute():
-    html = blocks.render_blocks([{"type": "image", "url": "https://example.com/a.png", "alt": '" onerror="alert(1)'}])
+    html = blocks.render_blocks(
+        [{"type": "image", "url": "https://example.com/a.png", "alt": '" onerror="alert(1)'}]
+    )
     assert 'alt="&quot; onerror=&quot;alert(1)"' in html
 
 
@@ -85,7 +87,9 @@ def test_image_and_embed_urls_must_be_safe():
 
 
 def test_embeds_are_rebuilt_from_the_id_not_the_given_url():
-    html = blocks.render_blocks([{"type": "embed", "url": "https://youtu.be/dQw4w9WgXcQ?x=%22%3E%3Cscript%3E"}])
+    html = blocks.render_blocks(
+        [{"type": "embed", "url": "https://youtu.be/dQw4w9WgXcQ?x=%22%3E%3Cscript%3E"}]
+    )
     assert [attrs["src"] for tag, attrs in _elements(html) if tag == "iframe"] == [
         "https://www.youtube-nocookie.com/embed/dQw4w9WgXcQ"
     ]
@@ -99,13 +103,19 @@ def test_embeds_are_rebuilt_from_the_id_not_the_given_url():
         ([{"type": "paragraph"}], "Block 1 (paragraph): “text” is required."),
         ([{"type": "heading", "text": "x", "level": 1}], "Block 1 (heading): “level” must be 2, 3 or 4."),
         ([{"type": "heading", "text": "x", "level": True}], "Block 1 (heading): “level” must be 2, 3 or 4."),
-        ([{"type": "code", "language": "py thon", "text": "x"}],
-         "Block 1 (code): “language” must be a name such as python, bash or c++."),
+        (
+            [{"type": "code", "language": "py thon", "text": "x"}],
+            "Block 1 (code): “language” must be a name such as python, bash or c++.",
+        ),
         ([{"type": "image", "url": "https://e.com/a.png"}], "Block 1 (image): “alt” is required."),
-        ([{"type": "callout", "text": "x", "style": "loud"}],
-         "Block 1 (callout): “style” must be one of info, tip, warning, danger."),
-        ([{"type": "paragraph", "text": "ok"}, {"type": "video"}],
-         "Block 2 (video): unknown type “video”; use one of paragraph, heading, code, image, quote, callout, embed."),
+        (
+            [{"type": "callout", "text": "x", "style": "loud"}],
+            "Block 1 (callout): “style” must be one of info, tip, warning, danger.",
+        ),
+        (
+            [{"type": "paragraph", "text": "ok"}, {"type": "video"}],
+            "Block 2 (video): unknown type “video”; use one of paragraph, heading, code, image, quote, callout, embed.",
+        ),
         ([{"type": "paragraph", "text": 5}], "Block 1 (paragraph): “text” must be a string."),
     ],
 )

@@ -20,7 +20,9 @@ def _post(staff, **fields):
     status = fields.pop("status", PublicationStatus.PUBLISHED)
     published_at = fields.pop("published_at", None)
     return services.blog_post_create(
-        actor=staff, fields={"title": "Saving tokens", "content": BODY, **fields}, status=status,
+        actor=staff,
+        fields={"title": "Saving tokens", "content": BODY, **fields},
+        status=status,
         published_at=published_at,
     )
 
@@ -59,8 +61,13 @@ def test_bad_fields_are_field_errors(staff_user):
 
 def test_a_draft_over_a_live_post_leaves_the_live_version_up(staff_user):
     post = _post(staff_user)
-    services.blog_post_update(actor=staff_user, post=post, fields={"title": "Saving more tokens"}, draft=True,
-                              change_summary="Better title")
+    services.blog_post_update(
+        actor=staff_user,
+        post=post,
+        fields={"title": "Saving more tokens"},
+        draft=True,
+        change_summary="Better title",
+    )
     post.refresh_from_db()
     assert post.title == "Saving tokens" and post.has_unpublished_changes
     draft = revisions.draft_revision(post)
@@ -75,8 +82,12 @@ def test_a_draft_over_a_live_post_leaves_the_live_version_up(staff_user):
 def test_a_draft_revision_goes_live_when_its_time_comes(staff_user, time_machine):
     time_machine.move_to("2026-06-30T23:58:00Z", tick=False)
     post = _post(staff_user)
-    services.blog_post_update(actor=staff_user, post=post, fields={"content": [{"type": "paragraph", "text": "v2"}]},
-                              go_live_at=timezone.now() + timedelta(minutes=2))
+    services.blog_post_update(
+        actor=staff_user,
+        post=post,
+        fields={"content": [{"type": "paragraph", "text": "v2"}]},
+        go_live_at=timezone.now() + timedelta(minutes=2),
+    )
     assert services.publish_due() == 0
     post.refresh_from_db()
     assert post.content == BODY
@@ -122,7 +133,8 @@ def test_compare_shows_what_changed_in_readable_lines(staff_user):
     post = _post(staff_user)
     older = post.revisions.get()
     services.blog_post_update(
-        actor=staff_user, post=post,
+        actor=staff_user,
+        post=post,
         fields={"content": [*BODY, {"type": "code", "language": "bash", "text": "agentwise run <x>"}]},
     )
     newer = post.revisions.order_by("-created_at").first()
@@ -149,18 +161,30 @@ def test_view_count_is_atomic(staff_user):
 
 
 def test_docs_tree_rules_and_search_content(staff_user):
-    guide = services.documentation_create(actor=staff_user, fields={"title": "Guide", "version": "1.0", "content": BODY})
+    guide = services.documentation_create(
+        actor=staff_user, fields={"title": "Guide", "version": "1.0", "content": BODY}
+    )
     child = services.documentation_create(
         actor=staff_user,
-        fields={"title": "Install", "version": "1.0", "parent": guide,
-                "content": [{"type": "heading", "text": "Requirements"}, *BODY]},
+        fields={
+            "title": "Install",
+            "version": "1.0",
+            "parent": guide,
+            "content": [{"type": "heading", "text": "Requirements"}, *BODY],
+        },
     )
     child.refresh_from_db()
     assert child.search_content.splitlines() == ["Install", "Requirements", BODY[0]["text"]]
     with pytest.raises(ValidationError) as error:
-        services.documentation_create(actor=staff_user, fields={"title": "Install", "version": "1.0", "parent": guide})
-    assert error.value.message_dict == {"slug": ["A page with this slug exists under this parent in this version."]}
-    services.documentation_create(actor=staff_user, fields={"title": "Install", "version": "2.0"})  # other version: fine
+        services.documentation_create(
+            actor=staff_user, fields={"title": "Install", "version": "1.0", "parent": guide}
+        )
+    assert error.value.message_dict == {
+        "slug": ["A page with this slug exists under this parent in this version."]
+    }
+    services.documentation_create(
+        actor=staff_user, fields={"title": "Install", "version": "2.0"}
+    )  # other version: fine
     with pytest.raises(ValidationError):
         services.documentation_update(actor=staff_user, page=guide, fields={"parent": child})
     with pytest.raises(ValidationError) as error:
