@@ -12,6 +12,7 @@ from tests import clock
 from tests.factories import StaffFactory, UserFactory, make_api_key
 
 _clock = None
+_djstripe_folder = None
 
 
 def pytest_configure(config):
@@ -21,6 +22,7 @@ def pytest_configure(config):
     imported, so module-level code reads the same clock as the tests.
     """
     global _clock
+    _djstripe_in_one_migration()
     if os.environ.get("CI"):
         missing = [name for name in ("DATABASE_URL", "REDIS_URL") if not os.environ.get(name)]
         if missing:
@@ -31,8 +33,44 @@ def pytest_configure(config):
         raise pytest.UsageError(f"{clock.CLOCK} must be an ISO 8601 instant such as 2026-12-31T23:59:30Z: {error}") from None
 
 
+def _djstripe_in_one_migration():
+    """dj-stripe's migration history replays each Stripe API version's schema change: its 0002 alone took
+    60-260 s per test database on PostgreSQL. The suite creates dj-stripe's tables with one migration
+    written now from the installed dj-stripe's models (what its history ends in, for this version);
+    our own apps still run their real migrations, so those stay tested."""
+    import sys
+    import tempfile
+    from pathlib import Path
+
+    from django.apps import apps
+    from django.conf import settings
+    from django.db.migrations.autodetector import MigrationAutodetector
+    from django.db.migrations.loader import MigrationLoader
+    from django.db.migrations.questioner import NonInteractiveMigrationQuestioner
+    from django.db.migrations.state import ProjectState
+    from django.db.migrations.writer import MigrationWriter
+
+    global _djstripe_folder
+    folder = _djstripe_folder = Path(tempfile.mkdtemp(prefix="agentwise-test-djstripe-"))
+    (folder / "djstripe_test_schema").mkdir()
+    (folder / "djstripe_test_schema" / "__init__.py").touch()
+    sys.path.insert(0, str(folder))
+    settings.MIGRATION_MODULES = {**getattr(settings, "MIGRATION_MODULES", {}), "djstripe": "djstripe_test_schema"}
+    loader = MigrationLoader(None, ignore_no_migrations=True)  # no database: what makemigrations does, offline
+    changes = MigrationAutodetector(
+        loader.project_state(), ProjectState.from_apps(apps), NonInteractiveMigrationQuestioner(specified_apps={"djstripe"})
+    ).changes(graph=loader.graph, trim_to_apps={"djstripe"}, convert_apps={"djstripe"})
+    for migration in changes.get("djstripe", []):
+        writer = MigrationWriter(migration)
+        Path(writer.path).write_text(writer.as_string())
+
+
 def pytest_unconfigure(config):
     global _clock
+    if _djstripe_folder is not None:
+        import shutil
+
+        shutil.rmtree(_djstripe_folder, ignore_errors=True)
     if _clock is not None:
         _clock.stop()
         _clock = None
