@@ -58,7 +58,9 @@ HABITS = {
             "pass. Give it the exact command, fast enough to run after every change, and a failing test "
             "that describes the bug when you have one:"
         ),
-        _code("bash", "# the loop the agent runs after every edit\npytest -x -q tests/billing/test_invoices.py"),
+        _code(
+            "bash", "# the loop the agent runs after every edit\npytest -x -q tests/billing/test_invoices.py"
+        ),
         _callout(
             "warning",
             "Tell the agent not to change the tests to make them pass. Most agents respect this when it is "
@@ -70,7 +72,9 @@ HABITS = {
             "regressions come from. Ask for one change per run, and for a refactor and a behaviour change "
             "as two separate commits."
         ),
-        _callout("tip", "If the diff does not fit on one screen, ask the agent to split it before you review it."),
+        _callout(
+            "tip", "If the diff does not fit on one screen, ask the agent to split it before you review it."
+        ),
         _h("4. Give the agent a map of the repository"),
         _p(
             "Agents re-learn your project on every run. A short file at the root — many tools read "
