@@ -22,6 +22,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import patch_cache_control
 from django.utils.feedgenerator import Atom1Feed
+from django.utils.html import escape
 from django.utils.text import slugify
 from django.views.decorators.http import require_safe
 
@@ -274,7 +275,7 @@ class BlogFeed(Feed):
         return xml_text(post.title)
 
     def item_description(self, post):
-        return xml_text(post.excerpt)
+        return escape(xml_text(post.excerpt))  # Atom's <summary type="html">: plain text, shown as written
 
     def item_link(self, post):
         return absolute_url(post.get_absolute_url())

@@ -501,3 +501,19 @@ def test_a_post_links_its_author(client):
     make_post(author, "Signed")
     html = client.get("/blog/signed/").content.decode()
     assert 'href="/u/writer/"' in html
+
+
+# --- demo posts ------------------------------------------------------------------------------------
+
+
+def test_the_demo_posts_are_seeded_once_and_render(client, staff_user):
+    from content.demo_blog import POSTS, seed_blog
+
+    assert len(seed_blog(staff_user)) == len(POSTS)
+    assert seed_blog(staff_user) == []
+    assert BlogPost.objects.count() == len(POSTS)
+    assert len(titles_on(client)) == len(POSTS)
+    for spec in POSTS:
+        post = BlogPost.objects.get(slug=spec["slug"])
+        assert len(post.content) == len(spec["content"])  # every block was valid
+        assert client.get(f"/blog/{spec['slug']}/").status_code == 200
