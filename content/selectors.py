@@ -85,12 +85,14 @@ def blog_revision_get(*, post, revision_id) -> BlogRevision:
 
 def blog_sitemap_posts() -> list[BlogPost]:
     """Public posts that may be indexed: not ``noindex``, and not pointing their canonical elsewhere."""
-    posts = blog_posts_public().only("slug", "updated_at", "seo_meta")
+    from .seo import absolute_url
+
     keep = []
-    for post in posts:
+    for post in blog_posts_public().only("slug", "updated_at", "seo_meta"):
         meta = post.seo_meta if isinstance(post.seo_meta, dict) else {}
         canonical = meta.get("canonical") or ""
-        if meta.get("noindex") or (canonical and not canonical.endswith(post.get_absolute_url())):
+        own = absolute_url(post.get_absolute_url())
+        if meta.get("noindex") or (canonical and absolute_url(canonical) != own):
             continue
         keep.append(post)
     return keep
@@ -126,7 +128,8 @@ def profile_sitemap_list():
     from accounts.models import Profile
 
     return (
-        Profile.objects.filter(user__is_active=True)
+        # Handles the profile URL can hold (the sign-up form allows no others; a shell might have).
+        Profile.objects.filter(user__is_active=True, user__username__regex=r"^[A-Za-z0-9_-]{1,50}$")
         .order_by("user__username")
         .values_list("user__username", "updated_at")
     )

@@ -476,7 +476,7 @@ def staff_fuzz(staff_user, api_key_for, settings):
 
 
 @blog_schema.parametrize()
-@settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+@settings(max_examples=20, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
 def test_the_blog_api_conforms_to_its_schema_for_staff(case, staff_fuzz):
     if case.method == "DELETE":
         case.path_parameters = {

@@ -136,6 +136,7 @@ def test_the_blog_sitemap_lists_public_indexable_posts(client, staff_user):
     make_post(staff_user, "Hidden", seo_meta={"noindex": True})
     make_post(staff_user, "Syndicated", seo_meta={"canonical": "https://elsewhere.example/original/"})
     make_post(staff_user, "Self canonical", seo_meta={"canonical": "/blog/self-canonical/"})
+    make_post(staff_user, "Lookalike", seo_meta={"canonical": "https://elsewhere.example/blog/lookalike/"})
     assert sorted(sitemap_urls(client, "/sitemap-blog.xml")) == [
         f"{SITE}/blog/",
         f"{SITE}/blog/public-one/",
@@ -161,6 +162,7 @@ def test_the_docs_sitemap_lists_published_pages_under_published_parents(client, 
 
 def test_the_profiles_sitemap_lists_active_users(client, user):
     UserFactory(username="gone", is_active=False)
+    UserFactory(username="has space")  # written behind the form's back: no URL can hold it
     urls = sitemap_urls(client, "/sitemap-profiles.xml")
     assert f"{SITE}/u/{user.username}/" in urls
     assert f"{SITE}/u/gone/" not in urls
