@@ -430,6 +430,7 @@ SPECTACULAR_SETTINGS = {
         "ExecutionFinishStatusEnum": [("completed", "Completed"), ("failed", "Failed")],
         "CollaboratorRoleEnum": "projects.models.CollaboratorRole",
         "InvitableRoleEnum": [("editor", "Editor"), ("viewer", "Viewer")],
+        "PublicationStatusEnum": "content.models.PublicationStatus",
     },
 }
 

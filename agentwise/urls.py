@@ -43,6 +43,7 @@ urlpatterns = [
     path("community/", include("community.urls")),
     path("blog/", include("content.urls.blog")),
     path("docs/", include("content.urls.docs")),
+    path("", include("content.urls.sitemap")),  # /sitemap.xml
     path(
         "pricing/",
         views.section_placeholder,

@@ -32,6 +32,108 @@ def blog_post_get_visible(*, user, **lookup) -> BlogPost:
 
 # (blog reads added below this line)
 
+# Imported here, not at the top, so the three sections of this file merge without touching each other.
+from .models import BlogRevision, BlogSlugRedirect  # noqa: E402
+
+
+def blog_post_list(*, user, tag: str | None = None, status: str | None = None):
+    """What ``user`` may list, with the author joined (one query per page). ``status`` narrows staff
+    lists: draft, published (public now), scheduled (published, time still to come) or archived."""
+    queryset = blog_posts_visible_to(user).select_related("author")
+    if can(user, "content.preview"):
+        queryset = queryset.select_related("latest_revision")
+    if tag:
+        queryset = queryset.filter(tag_rows__tag=tag)
+    if status == "published":
+        queryset = queryset.filter(status=PublicationStatus.PUBLISHED, published_at__lte=timezone.now())
+    elif status == "scheduled":
+        queryset = queryset.filter(status=PublicationStatus.PUBLISHED, published_at__gt=timezone.now())
+    elif status:
+        queryset = queryset.filter(status=status)
+    return queryset
+
+
+def blog_post_next_scheduled():
+    """When the next scheduled post goes public (None: nothing waiting). A cached listing made before
+    then is stale from that instant, whether or not the beat task has run yet."""
+    return (
+        BlogPost.objects.filter(status=PublicationStatus.PUBLISHED, published_at__gt=timezone.now())
+        .order_by("published_at")
+        .values_list("published_at", flat=True)
+        .first()
+    )
+
+
+def blog_slug_redirect_target(*, user, slug: str) -> BlogPost | None:
+    """The post an old slug now leads to, if ``user`` may see it (a redirect must not reveal a draft)."""
+    redirect = BlogSlugRedirect.objects.select_related("post").filter(old_slug=slug).first()
+    if redirect is None or not can(user, "content.view_blogpost", redirect.post):
+        return None
+    return redirect.post
+
+
+def blog_revision_list(*, post):
+    return post.revisions.select_related("author").order_by("-created_at")
+
+
+def blog_revision_get(*, post, revision_id) -> BlogRevision:
+    return get_visible(post.revisions.all(), pk=revision_id)
+
+
+# Sitemap reads: every public URL of the site that search engines should know.
+
+
+def blog_sitemap_posts() -> list[BlogPost]:
+    """Public posts that may be indexed: not ``noindex``, and not pointing their canonical elsewhere."""
+    from .seo import absolute_url
+
+    keep = []
+    for post in blog_posts_public().only("slug", "updated_at", "seo_meta"):
+        meta = post.seo_meta if isinstance(post.seo_meta, dict) else {}
+        canonical = meta.get("canonical") or ""
+        own = absolute_url(post.get_absolute_url())
+        if meta.get("noindex") or (canonical and absolute_url(canonical) != own):
+            continue
+        keep.append(post)
+    return keep
+
+
+def documentation_sitemap_pages() -> list[tuple[str, object]]:
+    """``[(path, updated_at)]`` of published docs pages whose ancestors are all published, in two queries
+    (the URLs come from ``documentation_paths``, the one place that knows their shape)."""
+    rows, versions = {}, set()
+    for pk, parent_id, version, updated_at in Documentation.objects.filter(is_published=True).values_list(
+        "pk", "parent_id", "version", "updated_at"
+    ):
+        rows[pk] = (parent_id, updated_at)
+        versions.add(version)
+    if not rows:
+        return []
+    paths = documentation_paths(versions)
+    reachable: dict = {}
+
+    def is_reachable(pk, depth=0) -> bool:
+        if pk not in reachable:
+            parent_id = rows[pk][0]
+            reachable[pk] = depth < 50 and (
+                parent_id is None or (parent_id in rows and is_reachable(parent_id, depth + 1))
+            )
+        return reachable[pk]
+
+    return sorted((paths[pk], rows[pk][1]) for pk in rows if pk in paths and is_reachable(pk))
+
+
+def profile_sitemap_list():
+    """Public profiles (``/u/<username>/``: every active user's), by handle."""
+    from accounts.models import Profile
+
+    return (
+        # Handles the profile URL can hold (the sign-up form allows no others; a shell might have).
+        Profile.objects.filter(user__is_active=True, user__username__regex=r"^[A-Za-z0-9_-]{1,50}$")
+        .order_by("user__username")
+        .values_list("user__username", "updated_at")
+    )
+
 
 # --- docs --------------------------------------------------------------------------------------
 

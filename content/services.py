@@ -152,11 +152,16 @@ def _invalidate_on_commit(*sections: str) -> None:
 # --- blog --------------------------------------------------------------------------------------
 
 
+# Slugs the blog's own pages use (/blog/feed/): a post cannot take them.
+RESERVED_POST_SLUGS = {"feed"}
+
+
 def _free_post_slug(base: str, *, exclude_pk=None) -> str:
     base = (slugify(base)[:200] or "post").strip("-") or "post"
     slug, counter = base, 2
     while (
-        BlogPost.objects.filter(slug=slug).exclude(pk=exclude_pk).exists()
+        slug in RESERVED_POST_SLUGS
+        or BlogPost.objects.filter(slug=slug).exclude(pk=exclude_pk).exists()
         or BlogSlugRedirect.objects.filter(old_slug=slug).exclude(post_id=exclude_pk).exists()
     ):
         slug, counter = f"{base}-{counter}", counter + 1
@@ -172,6 +177,8 @@ def _apply_post_fields(post: BlogPost, fields: dict) -> None:
         post.content = _clean_blocks(fields["content"])
     if "slug" in fields and fields["slug"]:
         post.slug = _clean_slug(fields["slug"])
+        if post.slug in RESERVED_POST_SLUGS:
+            raise ValidationError({"slug": f"“{post.slug}” is reserved for the blog's own pages."})
         if BlogPost.objects.filter(slug=post.slug).exclude(pk=post.pk).exists():
             raise ValidationError({"slug": "A post with this slug exists."})
     elif not post.slug:

@@ -2,13 +2,11 @@
 
 from django.urls import path
 
-from agentwise.views import section_placeholder
+from content import blog_views
 
 urlpatterns: list = [
-    path(
-        "",
-        section_placeholder,
-        {"section": "Blog", "blurb": "Field notes on running AI coding agents well."},
-        name="blog_home",
-    ),
+    path("", blog_views.blog_list, name="blog_home"),
+    path("feed/", blog_views.blog_feed, name="blog_feed"),
+    path("tag/<slug:tag>/", blog_views.blog_list, name="blog_tag"),
+    path("<slug:slug>/", blog_views.blog_post, name="blog_post"),
 ]
