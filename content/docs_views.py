@@ -124,7 +124,7 @@ def _sidebar(tree: DocTree, current: DocNode) -> list[SidebarItem]:
         next_depth = tree.nodes[tree.order[index + 1]].depth if index + 1 < len(tree.order) else 0
         heading = ""
         if node.depth == 0:
-            if node.category and node.category != section:
+            if node.category and node.category != section and node.category != node.title:
                 heading = node.category
             section = node.category
         items.append(

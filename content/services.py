@@ -328,6 +328,10 @@ def _apply_doc_fields(page: Documentation, fields: dict) -> None:
         version = fields["version"]
         if not isinstance(version, str) or not VERSION_RE.fullmatch(version):
             raise ValidationError({"version": "Use letters, digits, dots, hyphens (e.g. 1.0, 2.0, latest)."})
+        if version != page.version and not page._state.adding and page.children.exists():
+            raise ValidationError(
+                {"version": "Move or delete the pages under this one first (they keep their version)."}
+            )
         page.version = version
     if "content" in fields:
         page.content = _clean_blocks(fields["content"])
