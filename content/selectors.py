@@ -48,7 +48,7 @@ def documentation_get_visible(*, user, **lookup) -> Documentation:
 
 def documentation_versions(user=None) -> list[str]:
     """Versions that have a visible page: ``latest`` first, then newest number first (2.0, 1.10, 1.2)."""
-    names = set(documentation_visible_to(user).values_list("version", flat=True).distinct())
+    names = set(documentation_visible_to(user).order_by().values_list("version", flat=True).distinct())
 
     def key(name: str):
         parts = []
