@@ -126,7 +126,13 @@ def docs(staff_user):
     old_guide = page(staff_user, "Guide", version="1.0", position=1)
     page(staff_user, "Install", version="1.0", parent=old_guide)
     page(staff_user, "Changelog", version="1.0", position=0)
-    return {"guide": guide, "install": install, "configure": configure, "advanced": advanced, "reference": reference}
+    return {
+        "guide": guide,
+        "install": install,
+        "configure": configure,
+        "advanced": advanced,
+        "reference": reference,
+    }
 
 
 # --- the tree and navigation ---------------------------------------------------------------------
@@ -258,7 +264,11 @@ def test_an_unpublished_page_and_what_is_under_it_are_404_to_the_public(client, 
         assert client.get("/docs/2.0/guide/configure/").status_code == 404
         assert client.get("/docs/2.0/guide/configure/advanced/").status_code == 404  # published, but under it
         doc = parse(client.get("/docs/2.0/guide/install/"))
-        assert [href for href, _ in sidebar(doc)] == ["/docs/2.0/guide/", "/docs/2.0/guide/install/", "/docs/2.0/reference/"]
+        assert [href for href, _ in sidebar(doc)] == [
+            "/docs/2.0/guide/",
+            "/docs/2.0/guide/install/",
+            "/docs/2.0/reference/",
+        ]
         assert pager(doc)["next"] == "/docs/2.0/reference/"
 
 
@@ -271,7 +281,10 @@ def test_staff_preview_unpublished_pages_with_a_banner(client, docs, staff_user)
         doc = parse(response)
         assert doc.find("div", "docs-banner-preview") is not None
         assert doc.find("meta", None) is not None
-        assert any(m.attrs.get("name") == "robots" and m.attrs.get("content") == "noindex" for m in doc.find_all("meta"))
+        assert any(
+            m.attrs.get("name") == "robots" and m.attrs.get("content") == "noindex"
+            for m in doc.find_all("meta")
+        )
     doc = parse(client.get("/docs/2.0/guide/install/"))
     assert doc.find("div", "docs-banner-preview") is None
     assert [a.attrs["href"] for a in doc.find_all("a", "unpublished")] == [
@@ -287,7 +300,9 @@ def test_a_staff_preview_is_never_cached_for_the_public(client, docs, staff_user
     assert client.get("/docs/2.0/guide/install/").status_code == 200
     client.logout()
     assert client.get("/docs/2.0/guide/configure/").status_code == 404
-    assert "/docs/2.0/guide/configure/" not in [href for href, _ in sidebar(parse(client.get("/docs/2.0/guide/install/")))]
+    assert "/docs/2.0/guide/configure/" not in [
+        href for href, _ in sidebar(parse(client.get("/docs/2.0/guide/install/")))
+    ]
 
 
 def test_an_unpublished_version_is_404_to_the_public(client, staff_user):
@@ -306,23 +321,34 @@ def test_the_public_sees_when_a_page_changed_staff_see_who_and_why(client, docs,
     later = timezone.now() + timedelta(days=40)
     time_machine.move_to(later, tick=False)
     services.documentation_update(
-        actor=staff_user, page=docs["install"], fields={"content": body("Run pip install.")},
+        actor=staff_user,
+        page=docs["install"],
+        fields={"content": body("Run pip install.")},
         change_summary="Explained the install command",
     )
     services.documentation_update(
-        actor=staff_user, page=docs["install"], fields={"title": "Installing"}, draft=True,
+        actor=staff_user,
+        page=docs["install"],
+        fields={"title": "Installing"},
+        draft=True,
         change_summary="A better title, not live yet",
     )
     history = parse(client.get("/docs/2.0/guide/install/")).find("section", "docs-history")
     times = [t.attrs["datetime"][:10] for t in history.find_all("time")]
-    assert times[0] == later.date().isoformat() and len(times) == 2  # the change and the creation; not the draft
+    assert (
+        times[0] == later.date().isoformat() and len(times) == 2
+    )  # the change and the creation; not the draft
     assert "Explained" not in history.text() and staff_user.username not in history.text()
 
     client.force_login(staff_user)
     doc = parse(client.get("/docs/2.0/guide/install/"))
     assert doc.find("h1").text() == "Install"  # the live version
     rows = [row.find_all("td") for row in doc.find("section", "docs-history").find("tbody").find_all("tr")]
-    assert [cells[2].text() for cells in rows] == ["A better title, not live yet", "Explained the install command", "Created"]
+    assert [cells[2].text() for cells in rows] == [
+        "A better title, not live yet",
+        "Explained the install command",
+        "Created",
+    ]
     assert [cells[1].text() for cells in rows] == [f"@{staff_user.username}"] * 3
     assert [cells[3].text() for cells in rows] == ["draft", "live", "was live"]
     assert doc.find("div", "docs-banner-draft") is not None
@@ -341,13 +367,17 @@ def test_staff_see_when_a_scheduled_draft_goes_live(client, docs, staff_user):
 # --- caching -------------------------------------------------------------------------------------
 
 
-def test_a_cached_page_shows_a_change_once_it_is_saved(client, docs, staff_user, django_capture_on_commit_callbacks):
+def test_a_cached_page_shows_a_change_once_it_is_saved(
+    client, docs, staff_user, django_capture_on_commit_callbacks
+):
     assert parse(client.get("/docs/2.0/guide/install/")).find("div", "docs-body").text() == "About install."
     with CaptureQueriesContext(connection) as queries:
         client.get("/docs/2.0/guide/install/")
     assert len(queries) == 0  # served from the cache
     with django_capture_on_commit_callbacks(execute=True):
-        services.documentation_update(actor=staff_user, page=docs["install"], fields={"content": body("Use pipx.")})
+        services.documentation_update(
+            actor=staff_user, page=docs["install"], fields={"content": body("Use pipx.")}
+        )
     assert parse(client.get("/docs/2.0/guide/install/")).find("div", "docs-body").text() == "Use pipx."
 
 
@@ -359,7 +389,9 @@ def test_a_new_page_appears_in_cached_sidebars(client, docs, staff_user, django_
     assert "/docs/2.0/guide/upgrade/" in links
 
 
-def test_a_draft_changes_nothing_the_public_sees(client, docs, staff_user, django_capture_on_commit_callbacks):
+def test_a_draft_changes_nothing_the_public_sees(
+    client, docs, staff_user, django_capture_on_commit_callbacks
+):
     client.get("/docs/2.0/guide/install/")
     with django_capture_on_commit_callbacks(execute=True):
         services.documentation_update(
@@ -368,10 +400,14 @@ def test_a_draft_changes_nothing_the_public_sees(client, docs, staff_user, djang
     assert parse(client.get("/docs/2.0/guide/install/")).find("div", "docs-body").text() == "About install."
 
 
-def test_unpublishing_drops_the_page_from_the_cache(client, docs, staff_user, django_capture_on_commit_callbacks):
+def test_unpublishing_drops_the_page_from_the_cache(
+    client, docs, staff_user, django_capture_on_commit_callbacks
+):
     assert client.get("/docs/2.0/reference/").status_code == 200
     with django_capture_on_commit_callbacks(execute=True):
-        services.documentation_update(actor=staff_user, page=docs["reference"], fields={"is_published": False})
+        services.documentation_update(
+            actor=staff_user, page=docs["reference"], fields={"is_published": False}
+        )
     assert client.get("/docs/2.0/reference/").status_code == 404
 
 
@@ -426,7 +462,15 @@ def test_staff_pages_render_in_the_same_queries_for_5_and_50_pages(client, staff
 
 
 def _node(pk, parent=None, published=True, position=0):
-    return DocNode(id=pk, slug=pk, title=pk.upper(), category="", position=position, is_published=published, parent_id=parent)
+    return DocNode(
+        id=pk,
+        slug=pk,
+        title=pk.upper(),
+        category="",
+        position=position,
+        is_published=published,
+        parent_id=parent,
+    )
 
 
 def test_the_tree_leaves_out_cycles_and_puts_orphans_at_the_top():
@@ -440,5 +484,7 @@ def test_the_tree_leaves_out_cycles_and_puts_orphans_at_the_top():
 def test_the_public_tree_hides_what_is_under_an_unpublished_page():
     nodes = [_node("a", published=False), _node("b", "a"), _node("c")]
     assert tree_build("1.0", nodes, public_only=True).order == ["c"]
-    staff_tree = tree_build("1.0", [_node("a", published=False), _node("b", "a"), _node("c")], public_only=False)
+    staff_tree = tree_build(
+        "1.0", [_node("a", published=False), _node("b", "a"), _node("c")], public_only=False
+    )
     assert staff_tree.order == ["a", "b", "c"] and not staff_tree.nodes["b"].public
