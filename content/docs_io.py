@@ -52,6 +52,9 @@ MAX_DEPTH = 20
 _markdown = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False}).enable(
     ["table", "strikethrough"]
 )
+# Image and embed URLs are kept as written (not percent-encoded), so an export reads back unchanged;
+# rendering sanitises them anyway.
+_markdown.normalizeLink = lambda url: url
 
 
 class DocsFileError(Exception):
@@ -88,15 +91,18 @@ def front_matter_parse(text: str) -> tuple[dict, str]:
 def _front_matter_value(key: str, raw: str, number: int):
     if raw.startswith('"'):
         try:
-            value = json.loads(raw)
+            value, end = json.JSONDecoder().raw_decode(raw)
         except ValueError:
-            raise ValueError(f"line {number}: a double-quoted value must be a JSON string") from None
-        if not isinstance(value, str):
-            raise ValueError(f"line {number}: a double-quoted value must be a JSON string")
-    elif raw.startswith("'") and raw.endswith("'") and len(raw) >= 2:
-        value = raw[1:-1].replace("''", "'")
+            value, end = None, 0
+        if not isinstance(value, str) or not re.fullmatch(r"\s*(#.*)?", raw[end:]):
+            raise ValueError(f"line {number}: a double-quoted value must be one JSON string")
+    elif raw.startswith("'"):
+        match = re.fullmatch(r"'((?:[^']|'')*)'\s*(?:#.*)?", raw)
+        if match is None:
+            raise ValueError(f"line {number}: a single-quoted value must end with a quote")
+        value = match.group(1).replace("''", "'")
     else:
-        value = re.sub(r"\s+#.*$", "", raw)  # a trailing comment
+        value = re.sub(r"(^|\s+)#.*$", "", raw)  # a trailing comment
     if key == "position":
         if not re.fullmatch(r"[-+]?\d{1,10}", value.strip()):
             raise ValueError(f"line {number}: position must be a whole number")
