@@ -3,30 +3,25 @@ publishes docs); drafts, schedules, revisions and restore; every bad input a 400
 
 from __future__ import annotations
 
-import json
 from datetime import timedelta
 
 import pytest
-import schemathesis
 from django.core import signals
-from django.core.wsgi import get_wsgi_application
 from django.db import close_old_connections, connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
-from drf_spectacular.generators import SchemaGenerator
-from drf_spectacular.renderers import OpenApiJsonRenderer
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, given, settings
 from rest_framework.test import APIClient
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
-    negative_data_rejection,
     response_schema_conformance,
     status_code_conformance,
 )
 
 from content import revisions, services
 from content.models import Documentation
+from tests.agentwise.test_api_fuzz import EDGE_DATE_TIMES, _utc_instant, schema, wsgi_app
 from tests.factories import StaffFactory
 
 pytestmark = pytest.mark.django_db
@@ -377,71 +372,67 @@ def test_restoring_a_revision_whose_parent_is_gone_moves_the_page_to_the_top(sta
 # --- the schema ----------------------------------------------------------------------------------
 
 
-def _schema() -> dict:
-    return json.loads(OpenApiJsonRenderer().render(SchemaGenerator().get_schema(request=None, public=True)))
-
-
 def test_the_schema_describes_the_docs_api():
-    schema = _schema()
-    pages, page = schema["paths"]["/api/docs/pages/"], schema["paths"]["/api/docs/pages/{page_id}/"]
+    raw = schema.raw_schema
+    pages, page = raw["paths"]["/api/docs/pages/"], raw["paths"]["/api/docs/pages/{page_id}/"]
     assert {} in pages["get"]["security"] and {} in page["get"]["security"]  # public reads
     for operation in (pages["post"], page["patch"], page["delete"]):
         assert {} not in operation["security"] and {"401", "403", "400"} <= set(operation["responses"])
-    patch = schema["components"]["schemas"]["PatchedDocsPageUpdateRequest"]["properties"]
+    patch = raw["components"]["schemas"]["PatchedDocsPageUpdateRequest"]["properties"]
     assert patch["go_live_at"]["format"] == "date-time" and patch["draft"]["type"] == "boolean"
     assert patch["content"]["items"]["properties"]["type"]["enum"][0] == "paragraph"
-    assert "/api/docs/pages/{page_id}/revisions/{revision_id}/restore/" in schema["paths"]
+    assert "/api/docs/pages/{page_id}/revisions/{revision_id}/restore/" in raw["paths"]
 
 
 # --- fuzzing, as staff ---------------------------------------------------------------------------
+# tests/agentwise/test_api_fuzz.py fuzzes every operation with a member's key: for the docs' writes that
+# is a 403 before the body is read. Here a staff key reaches the services, on a real page and revision.
 
-fuzzed = schemathesis.openapi.from_dict(_schema()).include(path_regex=r"^/api/docs/pages/")
-wsgi_app = get_wsgi_application()
+docs_schema = schema.include(path_regex=r"^/api/docs/pages/")
+FUZZ_CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+]
 
 
 @pytest.fixture
-def staff_key(settings, api_key_for):
+def staff_fuzz(settings, api_key_for):
     settings.DEBUG = False
     signals.request_started.disconnect(close_old_connections)
     signals.request_finished.disconnect(close_old_connections)
     staff = StaffFactory()
     staff.profile.subscription_tier = "enterprise"
     staff.profile.save(update_fields=["subscription_tier"])
-    yield staff, api_key_for(staff, name="fuzz")
+    parent = _page(staff, "Fuzz parent", version="2.0")
+    target = _page(staff, "Fuzz target", version="2.0", parent=parent)
+    services.documentation_update(actor=staff, page=target, fields={"title": "Fuzz target 2"}, draft=True)
+    target.refresh_from_db()
+    yield {
+        "headers": {"Authorization": f"Bearer {api_key_for(staff, name='fuzz')}"},
+        "path": {"page_id": str(target.pk), "revision_id": str(target.live_revision_id)},
+    }
     signals.request_started.connect(close_old_connections)
     signals.request_finished.connect(close_old_connections)
 
 
-@fuzzed.parametrize()
+@docs_schema.parametrize()
 @settings(max_examples=20, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
-def test_no_schema_valid_request_is_a_server_error(case, staff_key):
-    """Staff can reach every check the services make; the generated ids are pointed at real pages."""
-    staff, key = staff_key
-    parent = Documentation.objects.filter(slug="fuzz-parent").first() or _page(
-        staff, "Fuzz parent", version="2.0"
-    )
-    target = Documentation.objects.filter(slug="fuzz-target").first() or _page(
-        staff, "Fuzz target", version="2.0", parent=parent
-    )
-    if case.path_parameters and "page_id" in case.path_parameters:
-        case.path_parameters["page_id"] = str(target.pk)
-    if case.path_parameters and "revision_id" in case.path_parameters:
-        case.path_parameters["revision_id"] = str(target.revisions.order_by("created_at").first().pk)
-    case.call_and_validate(
-        app=wsgi_app,
-        headers={"Authorization": f"Bearer {key}"},
-        checks=[
-            not_a_server_error,
-            status_code_conformance,
-            content_type_conformance,
-            response_schema_conformance,
-            negative_data_rejection,
-        ],
-    )
+def test_the_docs_api_conforms_to_its_schema_for_staff(case, staff_fuzz):
+    """No request the schema allows is a server error; the generated ids point at a real page (a DELETE,
+    at none, so the page stays for the other examples)."""
+    names = [name for name in staff_fuzz["path"] if f"{{{name}}}" in case.operation.path]
+    case.path_parameters = {name: staff_fuzz["path"][name] for name in names}
+    if case.method.upper() == "DELETE" and names:  # (the fuzzer also tries other methods on each path)
+        case.path_parameters["page_id"] = "00000000-0000-0000-0000-000000000000"
+    case.call_and_validate(app=wsgi_app, headers=staff_fuzz["headers"], checks=FUZZ_CHECKS)
 
 
 def test_the_fuzzer_reaches_every_docs_operation():
-    operations = {(result.ok().method.upper(), result.ok().path) for result in fuzzed.get_all_operations()}
+    operations = {
+        (result.ok().method.upper(), result.ok().path) for result in docs_schema.get_all_operations()
+    }
     assert operations == {
         ("GET", "/api/docs/pages/"),
         ("POST", "/api/docs/pages/"),
@@ -451,6 +442,60 @@ def test_the_fuzzer_reaches_every_docs_operation():
         ("GET", "/api/docs/pages/{page_id}/revisions/"),
         ("POST", "/api/docs/pages/{page_id}/revisions/{revision_id}/restore/"),
     }
+
+
+def test_go_live_at_at_the_edges(staff_fuzz):
+    """As tests/agentwise/test_api_fuzz.py does for every date-time, with staff credentials: an instant UTC
+    cannot hold is a 400 naming the field; any other offset is read as its instant (never a 500)."""
+    operation = docs_schema["/api/docs/pages/{page_id}/"]["PATCH"]
+    strategy = operation.as_strategy(path_parameters={"page_id": staff_fuzz["path"]["page_id"]})
+
+    @given(case=strategy, value=EDGE_DATE_TIMES)
+    @settings(
+        max_examples=40,
+        deadline=None,
+        suppress_health_check=list(HealthCheck),
+        derandomize=True,
+        database=None,
+    )
+    def check(case, value):
+        case.body = {**(case.body if isinstance(case.body, dict) else {}), "go_live_at": value}
+        response = case.call_and_validate(app=wsgi_app, headers=staff_fuzz["headers"], checks=FUZZ_CHECKS)
+        named = response.status_code == 400 and "go_live_at" in response.json()["error"].get("fields", {})
+        instant = _utc_instant(value)
+        if instant is None:
+            assert named, (
+                f"{value} is outside UTC's years 1-9999, not refused: {response.status_code} {response.text}"
+            )
+
+    check()
+
+
+def test_go_live_at_is_the_only_docs_date_time_input():
+    found = set()
+    for path, operations in schema.raw_schema["paths"].items():
+        for method, operation in operations.items() if path.startswith("/api/docs/pages/") else ():
+            body = (
+                operation.get("requestBody", {})
+                .get("content", {})
+                .get("application/json", {})
+                .get("schema", {})
+            )
+            if "$ref" in body:
+                body = schema.raw_schema["components"]["schemas"][body["$ref"].rsplit("/", 1)[-1]]
+            for name, prop in body.get("properties", {}).items():
+                if prop.get("format") == "date-time" and not prop.get("readOnly"):
+                    found.add((method.upper(), path, name))
+    assert found == {("PATCH", "/api/docs/pages/{page_id}/", "go_live_at")}
+
+
+def test_an_offset_is_read_as_its_instant(staff_client, docs):
+    later = (timezone.now() + timedelta(days=3)).replace(microsecond=0)
+    written = later.astimezone(timezone.get_fixed_timezone(-(15 * 60 + 59))).isoformat()
+    response = staff_client.patch(f"{PAGES}{docs['install'].pk}/", {"go_live_at": written}, format="json")
+    assert response.status_code == 200
+    docs["install"].refresh_from_db()
+    assert revisions.scheduled_revision(docs["install"]).go_live_at == later
 
 
 def test_reading_a_docs_page_costs_the_same_for_anyone(api_client, staff_client, docs):
