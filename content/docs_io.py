@@ -419,7 +419,9 @@ COMPARED = ("title", "content", "category", "position", "is_published")
 
 def documentation_import(*, actor, folder, version: str, progress=None) -> ImportResult:
     """Brings ``version`` in line with the markdown in ``folder``, all or nothing. Pages are matched by
-    their place (parent and slug); a page no file names is left alone (and reported)."""
+    their place (parent and slug); a page no file names is left alone (and reported).
+
+    ``progress(total)``, if given, returns a bar to ``update(1)`` per page (and ``close()``)."""
     folder = Path(folder)
     if not folder.is_dir():
         raise DocsFileError(f"{folder}: not a folder")
@@ -429,6 +431,16 @@ def documentation_import(*, actor, folder, version: str, progress=None) -> Impor
         )
     sources = folder_read(folder)
     result = ImportResult()
+    bar = progress(len(sources)) if progress is not None else None
+    try:
+        _import_sources(actor, sources, version, result, bar)
+    finally:
+        if bar is not None:
+            bar.close()
+    return result
+
+
+def _import_sources(actor, sources: list[SourcePage], version: str, result: ImportResult, bar) -> None:
     with transaction.atomic():
         existing = {
             (page.parent_id, page.slug): page for page in selectors.documentation_version_pages(version)
@@ -468,10 +480,9 @@ def documentation_import(*, actor, folder, version: str, progress=None) -> Impor
                 )
                 raise DocsFileError(f"{source.source}: {messages}") from None
             placed[source.path] = page
-            if progress is not None:
-                progress.update(1)
+            if bar is not None:
+                bar.update(1)
         result.not_in_folder = sorted(page.title for page in existing.values())
-    return result
 
 
 def documentation_export(*, folder, version: str) -> list[str]:

@@ -326,6 +326,7 @@ def test_the_public_sees_when_a_page_changed_staff_see_who_and_why(client, docs,
         fields={"content": body("Run pip install.")},
         change_summary="Explained the install command",
     )
+    time_machine.move_to(later + timedelta(minutes=5), tick=False)
     services.documentation_update(
         actor=staff_user,
         page=docs["install"],
@@ -488,3 +489,16 @@ def test_the_public_tree_hides_what_is_under_an_unpublished_page():
         "1.0", [_node("a", published=False), _node("b", "a"), _node("c")], public_only=False
     )
     assert staff_tree.order == ["a", "b", "c"] and not staff_tree.nodes["b"].public
+
+
+def test_docs_pages_load_nothing_from_another_origin(client, docs):
+    from tests.pages import fetched_urls, foreign_fetches
+
+    html = client.get("/docs/2.0/guide/install/").content.decode()
+    assert foreign_fetches(html) == []
+    assert "/static/css/docs.css" in fetched_urls(html)
+
+
+def test_a_missing_trailing_slash_is_added(client, docs):
+    response = client.get("/docs/2.0/guide/install")
+    assert response.status_code == 301 and response["Location"] == "/docs/2.0/guide/install/"

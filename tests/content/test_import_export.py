@@ -188,14 +188,23 @@ def test_another_version_is_another_tree(folder, staff_user):
 
 def test_the_progress_is_reported_per_page(folder, staff_user):
     class Progress:
-        count = 0
+        def __init__(self, total):
+            self.total, self.count, self.closed = total, 0, False
 
         def update(self, n):
             self.count += n
 
-    progress = Progress()
-    documentation_import(actor=staff_user, folder=folder, version="2.0", progress=progress)
-    assert progress.count == 6
+        def close(self):
+            self.closed = True
+
+    bars = []
+    documentation_import(
+        actor=staff_user,
+        folder=folder,
+        version="2.0",
+        progress=lambda total: bars.append(Progress(total)) or bars[-1],
+    )
+    assert [(bar.total, bar.count, bar.closed) for bar in bars] == [(6, 6, True)]
 
 
 @pytest.mark.parametrize(

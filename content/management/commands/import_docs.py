@@ -4,7 +4,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from content.docs_io import DocsFileError, documentation_import, folder_read
+from content.docs_io import DocsFileError, documentation_import
 
 
 def docs_actor(email: str | None):
@@ -46,10 +46,12 @@ class Command(BaseCommand):
 
     def handle(self, *args, folder: Path, docs_version: str, actor=None, **options):
         user = docs_actor(actor)
+
+        def progress(total):
+            return tqdm(total=total, unit="page", file=self.stdout._out, disable=None, leave=False)
+
         try:
-            total = len(folder_read(folder)) if folder.is_dir() else 0
-            with tqdm(total=total, unit="page", file=self.stdout._out, disable=None, leave=False) as bar:
-                result = documentation_import(actor=user, folder=folder, version=docs_version, progress=bar)
+            result = documentation_import(actor=user, folder=folder, version=docs_version, progress=progress)
         except DocsFileError as error:
             raise CommandError(f"Nothing imported: {error}") from None
         self.stdout.write(
