@@ -436,7 +436,7 @@ def _keep_doc_parent_valid(page: Documentation) -> None:
     ancestor_id, seen = page.parent_id, 0
     while ancestor_id is not None and seen < 100:
         row = Documentation.objects.filter(pk=ancestor_id).values_list("version", "parent_id").first()
-        if ancestor_id == page.pk or row is None or row[0] != page.version:
+        if str(ancestor_id) == str(page.pk) or row is None or row[0] != page.version:
             page.parent_id = None
             return
         ancestor_id, seen = row[1], seen + 1

@@ -505,3 +505,16 @@ def test_reading_a_docs_page_costs_the_same_for_anyone(api_client, staff_client,
             assert client.get(f"{PAGES}{docs['install'].pk}/").status_code == 200
         counts.append(len(queries))
     assert counts[0] == counts[1] == 2  # the page, its version's paths
+
+
+def test_restoring_into_a_slug_taken_since_is_a_400(staff_client, staff_user):
+    page = _page(staff_user, "Setup", version="5.0", is_published=False)
+    first = page.live_revision_id
+    staff_client.patch(f"{PAGES}{page.pk}/", {"slug": "install"}, format="json")
+    _page(staff_user, "Setup", version="5.0")  # takes the old slug
+    response = staff_client.post(f"{PAGES}{page.pk}/revisions/{first}/restore/", {}, format="json")
+    assert _error_fields(response) == {"slug"}
+    response = staff_client.post(
+        f"{PAGES}{page.pk}/revisions/{first}/restore/", {"publish": True}, format="json"
+    )
+    assert _error_fields(response) == {"slug"}
