@@ -150,7 +150,7 @@ def documentation_get_visible(*, user, **lookup) -> Documentation:
 
 def documentation_versions(user=None) -> list[str]:
     """Versions that have a visible page: ``latest`` first, then newest number first (2.0, 1.10, 1.2)."""
-    names = set(documentation_visible_to(user).values_list("version", flat=True).distinct())
+    names = set(documentation_visible_to(user).order_by().values_list("version", flat=True).distinct())
 
     def key(name: str):
         parts = []
@@ -190,6 +190,70 @@ def documentation_paths(versions) -> dict:
 
 
 # (docs reads added below this line)
+
+
+def documentation_tree(version: str, user):
+    """The whole tree of ``version`` as ``user`` may see it (``content.docs_tree.DocTree``), in one
+    query and without page bodies: the sidebar, breadcrumbs and previous/next links all come from it."""
+    from .docs_tree import DocNode, tree_build
+
+    rows = Documentation.objects.filter(version=version).values_list(
+        "pk", "slug", "title", "category", "position", "is_published", "parent_id"
+    )
+    nodes = [
+        DocNode(
+            id=pk,
+            slug=slug,
+            title=title,
+            category=category,
+            position=position,
+            is_published=published,
+            parent_id=parent_id,
+        )
+        for pk, slug, title, category, position, published, parent_id in rows
+    ]
+    return tree_build(version, nodes, public_only=not can(user, "content.preview"))
+
+
+def documentation_switcher(user, *, version: str, path: str) -> list[dict]:
+    """Each version the reader can open, newest first, with the URL of the same page (the same slug
+    path) when that version has it, else of its first page: ``[{"version", "url", "same_page",
+    "current"}]``. One query: only top-level pages and pages whose slug is on the path can matter."""
+    from .docs_tree import path_exists, versions_sorted
+
+    slugs = path.strip("/").split("/")
+    visible = documentation_visible_to(user)
+    rows = (visible.filter(parent__isnull=True) | visible.filter(slug__in=set(slugs))).values_list(
+        "pk", "slug", "parent_id", "version", "position", "title"
+    )
+    pages: dict = {}
+    tops: dict = {}
+    for pk, slug, parent_id, row_version, position, title in rows:
+        pages.setdefault(row_version, {})[pk] = (slug, parent_id)
+        if parent_id is None:
+            tops.setdefault(row_version, []).append((position, title.casefold(), slug))
+    entries = []
+    for name in versions_sorted(tops):
+        same = path_exists(pages[name], slugs)
+        target = "/".join(slugs) if same else min(tops[name])[2]
+        entries.append(
+            {"version": name, "url": f"/docs/{name}/{target}/", "same_page": same, "current": name == version}
+        )
+    return entries
+
+
+def documentation_history(page: Documentation, user, limit: int = 20) -> list:
+    """A page's edit history, newest first. Staff see every revision (drafts and scheduled ones too)
+    with its author and summary; everyone else sees when a version went live."""
+    if can(user, "content.view_revisions", page):
+        return list(page.revisions.select_related("author").order_by("-created_at")[:limit])
+    went_live = page.revisions.filter(published_at__isnull=False).order_by("-published_at")
+    return list(went_live.only("pk", "page_id", "published_at")[:limit])
+
+
+def documentation_version_pages(version: str):
+    """Every page of a version, bodies included (import and export compare and write whole versions)."""
+    return Documentation.objects.filter(version=version).order_by("position", "title", "slug")
 
 
 # --- search --------------------------------------------------------------------------------------

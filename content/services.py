@@ -340,6 +340,10 @@ def _apply_doc_fields(page: Documentation, fields: dict) -> None:
         version = fields["version"]
         if not isinstance(version, str) or not VERSION_RE.fullmatch(version):
             raise ValidationError({"version": "Use letters, digits, dots, hyphens (e.g. 1.0, 2.0, latest)."})
+        if version != page.version and not page._state.adding and page.children.exists():
+            raise ValidationError(
+                {"version": "Move or delete the pages under this one first (they keep their version)."}
+            )
         page.version = version
     if "content" in fields:
         page.content = _clean_blocks(fields["content"])
@@ -443,11 +447,22 @@ def documentation_delete(*, actor, page: Documentation) -> None:
     _invalidate_on_commit("docs")
 
 
+def _keep_doc_parent_valid(page: Documentation) -> None:
+    """An old snapshot's parent may since have been deleted, or moved into another version or under this
+    very page: the page then goes to the top of its version instead of breaking the tree."""
+    ancestor_id, seen = page.parent_id, 0
+    while ancestor_id is not None and seen < 100:
+        row = Documentation.objects.filter(pk=ancestor_id).values_list("version", "parent_id").first()
+        if str(ancestor_id) == str(page.pk) or row is None or row[0] != page.version:
+            page.parent_id = None
+            return
+        ancestor_id, seen = row[1], seen + 1
+
+
 def _publish_doc_revision(page: Documentation, revision: DocumentationRevision) -> Documentation:
     page = Documentation.objects.select_for_update().get(pk=page.pk)
     revisions.apply_snapshot(page, revision.content)
-    if page.parent_id and not Documentation.objects.filter(pk=page.parent_id, version=page.version).exists():
-        page.parent_id = None
+    _keep_doc_parent_valid(page)
     clash = Documentation.objects.filter(version=page.version, parent_id=page.parent_id, slug=page.slug)
     if clash.exclude(pk=page.pk).exists():
         raise ValidationError({"slug": "A page with this slug exists under this parent in this version."})
@@ -502,6 +517,7 @@ def revision_restore(*, actor, page, revision, publish: bool = False, change_sum
                 return _publish_doc_revision(page, restored)
             page = Documentation.objects.select_for_update().get(pk=page.pk)
             revisions.apply_snapshot(page, restored.content)
+            _keep_doc_parent_valid(page)
             page.save()
             _after_doc_change(page)
         revisions.mark_published(page, restored)

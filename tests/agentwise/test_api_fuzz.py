@@ -110,7 +110,8 @@ def _date_time_inputs():
 
 # The blog's writes are staff-only (this file's user is a member: a 403 before any field is read); their
 # date-times are fuzzed at these edges with a staff key in tests/content/test_blog_api.py.
-STAFF_ONLY_PATHS = ("/api/blog/",)
+# So are the docs' (go_live_at), in tests/content/test_docs_api.py.
+STAFF_ONLY_PATHS = ("/api/blog/", "/api/docs/pages/")
 DATE_TIME_INPUTS = sorted(i for i in set(_date_time_inputs()) if not i[1].startswith(STAFF_ONLY_PATHS))
 # Whether a valid value is accepted is asserted below, against the instant it names.
 EDGE_CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
