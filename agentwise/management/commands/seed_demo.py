@@ -4,6 +4,8 @@ from django.db import transaction
 
 from accounts.demo import DEMO_PASSWORD, DEMO_USERS, seed_accounts
 from community.demo import seed_community
+from content.demo_blog import seed_blog
+from content.demo_docs import seed_docs
 from projects.demo import seed_projects
 
 
@@ -22,8 +24,14 @@ class Command(BaseCommand):
             users = seed_accounts()
             executions = seed_projects(users)
             messages = seed_community(users)
+            staff = next(user for user in users.values() if user.is_staff)
+            posts = len(seed_blog(staff))
+            pages = seed_docs(staff)
         self.stdout.write(
-            self.style.SUCCESS(f"Demo ready: {len(users)} users, {executions} new executions, {messages} new messages.")
+            self.style.SUCCESS(
+                f"Demo ready: {len(users)} users, {executions} new executions, {messages} new messages, "
+                f"{posts} new blog posts, {pages} new docs pages."
+            )
         )
         self.stdout.write("Sign in at http://localhost:8000/account/login/ with any of:")
         for spec in DEMO_USERS:
