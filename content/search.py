@@ -42,8 +42,10 @@ SEARCH_CONFIG = "english"
 STEM_DICTIONARY = "english_stem"  # the english configuration's stemmer, for half-typed words
 MAX_QUERY_LENGTH = 200
 MAX_TERMS = 12
-DEFAULT_LIMIT = 20
+DEFAULT_LIMIT = 10
 MAX_LIMIT = 50
+# ts_headline parses the text it is given (~0.4 ms per kB): it reads at most this much of a page.
+HEADLINE_CHARS = 6000
 # ts_rank weights for D, C (body), B (headings), A (title). One title match outranks any number of
 # body matches (ts_rank saturates a term's repeats at about 1.6 times one occurrence).
 RANK_WEIGHTS = [0.05, 0.1, 0.4, 1.0]
@@ -262,10 +264,12 @@ def _postgres_search(queryset, terms: list[Term], limit: int) -> list[dict]:
     query = postgres_query(terms)
     if query is None:
         return []
-    # Headings and body: search_content after the title line (a title-only match shows the opening).
+    # The page's text after its title line (a title-only match shows the opening), first
+    # HEADLINE_CHARS characters: a match further down shows the opening instead.
     text = Func(
         F("search_content"),
         Length("title") + Value(2),
+        Value(HEADLINE_CHARS),
         function="substr",
         output_field=TextField(),
     )
@@ -342,12 +346,10 @@ def _term_pattern(term: Term) -> re.Pattern:
     while words and words[-1] in STOP_WORDS:
         words.pop()
     parts = []
-    for position, word in enumerate(words):
+    for word in words:
         if word in STOP_WORDS:
             parts.append(r"[^\W_]+")
-        elif term.prefix and position == len(words) - 1:
-            parts.append(re.escape(word) + r"[^\W_]*+")
-        else:
+        else:  # the stem starts the word's forms, and any word the half-typed one may become
             parts.append(re.escape(_crude_stem(word)) + r"[^\W_]*+")
     # Not inside a host name, an address or a path (agentwise.net, a@b.io, /api/me/): PostgreSQL's
     # parser keeps those whole, so a word within them is no match there either.
@@ -388,7 +390,7 @@ def _fallback_search(queryset, terms: list[Term], limit: int) -> list[dict]:
     # Narrow in SQL (LIKE is case-blind for ASCII only, so only ASCII words narrow), then match exactly.
     for term in positives:
         for word in term.content_words:
-            stem = word if term.prefix else _crude_stem(word)
+            stem = _crude_stem(word)
             if stem.isascii():
                 queryset = queryset.filter(search_content__icontains=stem)
     patterns = [_term_pattern(t) for t in positives]

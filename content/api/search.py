@@ -4,6 +4,7 @@ from django.urls import path
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import permissions, serializers
 from rest_framework.response import Response
+from rest_framework.throttling import SimpleRateThrottle
 from rest_framework.views import APIView
 
 from agentwise.api.fields import NO_NUL
@@ -44,6 +45,9 @@ class DocsSearchView(APIView):
     """Full-text search over the docs. Anyone may search; staff also find unpublished pages."""
 
     permission_classes = [permissions.AllowAny]
+    # Its own per-client budget (search.search_rate_limit, shared with the page) replaces the API's
+    # per-IP/per-user request throttles here; API-key calls are still metered like any other.
+    throttle_classes = [t for t in APIView.throttle_classes if not issubclass(t, SimpleRateThrottle)]
 
     @extend_schema(
         summary="Search the docs",
