@@ -1,24 +1,40 @@
-"""Keeps a docs page's heap row narrow, so a search scans vectors and not page bodies (PostgreSQL only).
+"""Docs search at 100,000 pages (PostgreSQL only; measured in docs/search.md):
 
-A search ranks every match: it reads ``search_vector`` of each matching page. By default a row keeps
-its largest columns compressed in line up to ~2 kB, so the heap holds ``content`` and
-``search_content`` too and a scan of 50,000 pages reads ~300 MB. ``toast_tuple_target = 128`` moves
-those two out of line (read only for the page shown and the snippets), and ``STORAGE MAIN`` keeps
-the vector in line (compressed) rather than behind a TOAST lookup: the broadest search of the
-100,000-page benchmark went from ~1,000 ms to ~250 ms. See docs/search.md. Rows written before this
-migration change as they are next saved.
+- The GIN index holds ``version`` beside the vector (btree_gin), so a search within a version is one
+  index scan; before, PostgreSQL and-ed the vector's bitmap with a bitmap of every page of the
+  version (~20 ms at 50,000 pages) even when three pages matched.
+- ``toast_tuple_target = 128`` moves ``content`` and ``search_content`` out of the heap row (read
+  only for the page shown and the snippets), and ``STORAGE MAIN`` keeps the vector in it, compressed:
+  ranking every match reads vectors, not page bodies (the broadest benchmark search, 38,706 matches,
+  went from ~1,000 ms to ~250 ms). Rows written earlier change as they are next saved.
 """
 
+from django.contrib.postgres.indexes import GinIndex
+from django.contrib.postgres.operations import BtreeGinExtension
 from django.db import migrations
 
-FORWARDS = [
+from agentwise.migration_ops import AddIndexOnPostgres
+
+STORAGE = [
     "ALTER TABLE documentation SET (toast_tuple_target = 128)",
     "ALTER TABLE documentation ALTER COLUMN search_vector SET STORAGE MAIN",
 ]
-BACKWARDS = [
+STORAGE_BACK = [
     "ALTER TABLE documentation RESET (toast_tuple_target)",
     "ALTER TABLE documentation ALTER COLUMN search_vector SET STORAGE EXTENDED",
 ]
+
+
+class RemoveIndexOnPostgres(migrations.RemoveIndex):
+    """The index only ever existed on PostgreSQL (``AddIndexOnPostgres``)."""
+
+    def database_forwards(self, app_label, schema_editor, from_state, to_state):
+        if schema_editor.connection.vendor == "postgresql":
+            super().database_forwards(app_label, schema_editor, from_state, to_state)
+
+    def database_backwards(self, app_label, schema_editor, from_state, to_state):
+        if schema_editor.connection.vendor == "postgresql":
+            super().database_backwards(app_label, schema_editor, from_state, to_state)
 
 
 def _run(statements):
@@ -33,4 +49,12 @@ def _run(statements):
 class Migration(migrations.Migration):
     dependencies = [("content", "0001_initial")]
 
-    operations = [migrations.RunPython(_run(FORWARDS), _run(BACKWARDS), elidable=False)]
+    operations = [
+        BtreeGinExtension(),  # a no-op on SQLite
+        RemoveIndexOnPostgres(model_name="documentation", name="documentation_search_idx"),
+        AddIndexOnPostgres(
+            model_name="documentation",
+            index=GinIndex(fields=["version", "search_vector"], name="documentation_search_idx"),
+        ),
+        migrations.RunPython(_run(STORAGE), _run(STORAGE_BACK), elidable=False),
+    ]
