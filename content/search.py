@@ -28,6 +28,7 @@ from django.contrib.postgres.search import (
 )
 from django.db import connection
 from django.db.models import F, Func, TextField, Value
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Length
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
@@ -260,6 +261,22 @@ class _StripMarkers(Func):
         super().__init__(expression, Value(START_SEL + STOP_SEL), Value(""))
 
 
+# A page's path below /docs/<version>/ (its ancestors' slugs and its own), climbed in the search
+# statement itself for the rows shown (PostgreSQL computes this column after the LIMIT, like the
+# headline): one round trip for the whole search. Same rules as selectors.documentation_paths.
+PATH_SQL = """(
+    WITH RECURSIVE up(id, slug, parent_id, version, depth) AS (
+        SELECT "documentation"."id", "documentation"."slug", "documentation"."parent_id",
+               "documentation"."version", 0
+        UNION ALL
+        SELECT d.id, d.slug, d.parent_id, d.version, up.depth + 1
+        FROM "documentation" d JOIN up ON d.id = up.parent_id AND d.version = up.version
+        WHERE up.depth < 50
+    )
+    SELECT string_agg(up.slug, '/' ORDER BY up.depth DESC) FROM up
+)"""
+
+
 def _postgres_search(queryset, terms: list[Term], limit: int) -> list[dict]:
     query = postgres_query(terms)
     if query is None:
@@ -293,8 +310,9 @@ def _postgres_search(queryset, terms: list[Term], limit: int) -> list[dict]:
                 fragment_delimiter=" … ",
             ),
         )
+        .annotate(path=RawSQL(PATH_SQL, []))
         .order_by("-rank", "title", "pk")
-        .values("pk", "title", "version", "rank", "snippet")[:limit]
+        .values("pk", "title", "version", "rank", "snippet", "path")[:limit]
     )
     return [{**row, "rank": float(row["rank"]), "snippet": snippet_html(row["snippet"])} for row in rows]
 
@@ -425,7 +443,8 @@ def _fallback_search(queryset, terms: list[Term], limit: int) -> list[dict]:
 
 def documentation_matches(queryset, *, query: str, limit: int = DEFAULT_LIMIT) -> list[dict]:
     """The best ``limit`` pages of ``queryset`` for ``query``, best first: dicts of pk, title,
-    version, rank (comparable within one database only) and snippet (safe HTML)."""
+    version, rank (comparable within one database only), snippet (safe HTML) and, on PostgreSQL,
+    path (the slugs below /docs/<version>/)."""
     terms = query_parse(query)
     limit = max(1, min(int(limit), MAX_LIMIT))
     if connection.vendor == "postgresql":

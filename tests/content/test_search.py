@@ -265,6 +265,9 @@ def test_results_carry_the_page_url_and_version(corpus):
     paths = selectors.documentation_paths(["latest", "1.0"])
     for page in corpus.values():
         assert selectors.documentation_paths_for([page.pk]) == {page.pk: paths[page.pk]}
+    by_title = {page.title: page for (_, version), page in corpus.items() if version == "latest"}
+    for result in selectors.documentation_search(query="agentwise cli", limit=50):
+        assert result["url"] == paths[by_title[result["title"]].pk]
 
 
 @pytest.mark.django_db
@@ -452,15 +455,16 @@ def test_api_hostile_queries_answer_200_or_400(corpus, api_client, query):
 @pytest.mark.django_db
 def test_api_query_count_is_constant(corpus, api_client, django_assert_max_num_queries, staff_user):
     api_client.get(URL, {"q": "install"})  # the versions list is cached from here on
-    with django_assert_max_num_queries(2):
+    queries = 1 if connection.vendor == "postgresql" else 2  # search (+ paths on SQLite)
+    with django_assert_max_num_queries(queries):
         assert api_client.get(URL, {"q": "agentwise"}).status_code == 200
     for index in range(5):
         services.documentation_create(
             actor=staff_user, fields={"title": f"Agentwise extra {index}", "content": [_p("agentwise")]}
         )
     api_client.get(URL, {"q": "install"})
-    with django_assert_max_num_queries(2):
-        assert len(api_client.get(URL, {"q": "agentwise"}).json()["results"]) > 5
+    with django_assert_max_num_queries(queries):
+        assert len(api_client.get(URL, {"q": "agentwise", "limit": 20}).json()["results"]) > 5
 
 
 @pytest.mark.django_db
@@ -531,7 +535,7 @@ def test_page_escapes_the_query_and_refuses_bad_input(corpus, client):
 @pytest.mark.django_db
 def test_page_query_count_is_constant(corpus, client, django_assert_max_num_queries):
     client.get(reverse("docs_search"), {"q": "install"})
-    with django_assert_max_num_queries(2):
+    with django_assert_max_num_queries(1 if connection.vendor == "postgresql" else 2):
         assert client.get(reverse("docs_search"), {"q": "agentwise"}).status_code == 200
 
 
