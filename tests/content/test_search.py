@@ -250,6 +250,18 @@ def test_version_filter(corpus):
 
 
 @pytest.mark.django_db
+def test_a_new_version_is_searchable_once_committed(corpus, staff_user, django_capture_on_commit_callbacks):
+    """The versions list is cached; a docs change drops it (on commit, with the docs pages)."""
+    assert "3.0" not in selectors.documentation_versions_cached()
+    with django_capture_on_commit_callbacks(execute=True):
+        services.documentation_create(
+            actor=staff_user, fields={"title": "Quantum install", "version": "3.0", "content": [_p("x")]}
+        )
+    assert selectors.documentation_versions_cached()[:2] == ["latest", "3.0"]
+    assert _titles("quantum", version="3.0") == ["Quantum install"]
+
+
+@pytest.mark.django_db
 def test_unpublished_pages_only_for_staff(corpus, user, staff_user):
     assert _titles("roadmap") == []
     assert _titles("roadmap", user=user) == []
