@@ -197,7 +197,9 @@ class Documentation(RevisablePage):
         ]
         indexes = [
             models.Index(fields=["version", "parent", "position"], name="documentation_tree_idx"),
-            GinIndex(fields=["search_vector"], name="documentation_search_idx"),
+            # version first: a search is always within one version, and GIN intersects the two keys
+            # (btree_gin) instead of and-ing a bitmap of every page of the version (docs/search.md).
+            GinIndex(fields=["version", "search_vector"], name="documentation_search_idx"),
         ]
 
     def __str__(self):

@@ -1,22 +1,114 @@
-"""Docs full-text search: the index kept on save, and the query (PostgreSQL full text; SQLite fallback)."""
+"""Docs full-text search: the index kept on save, and the query (PostgreSQL full text; SQLite fallback).
+
+One parser reads what a user types (words, ``"quoted phrases"``, ``-excluded`` words, the last word
+as a prefix while it is being typed) into terms; each database then matches those same terms:
+
+- PostgreSQL: the stored, GIN-indexed vector (weights A title, B headings, C body) against a
+  tsquery built from the terms. User text only ever reaches ``phraseto_tsquery`` (which reads any
+  text as plain words) or, for the prefix, ``to_tsquery`` with letters and digits alone, so no
+  input is tsquery syntax. ``ts_rank`` orders, ``ts_headline`` marks the snippet of the rows shown.
+- SQLite (development): every term must appear (a word as the start of a word, crudely stemmed;
+  the last word as a prefix), ranked by where it matches (title, headings, body), then how often.
+
+Snippets are HTML built here: the page text escaped, the matches in ``<mark>``.
+"""
 
 from __future__ import annotations
 
-from django.contrib.postgres.search import SearchVector
+import re
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.contrib.postgres.search import (
+    SearchHeadline,
+    SearchQuery,
+    SearchQueryField,
+    SearchRank,
+    SearchVector,
+)
 from django.db import connection
-from django.db.models import Value
+from django.db.models import F, Func, TextField, Value
+from django.db.models.expressions import RawSQL
+from django.db.models.functions import Length
+from django.utils.html import escape
+from django.utils.safestring import SafeString, mark_safe
+
+from agentwise.net import client_ip
+from agentwise.ratelimits import rate_limit_hit
 
 from . import blocks
 from .models import Documentation
 
 SEARCH_CONFIG = "english"
+STEM_DICTIONARY = "english_stem"  # the english configuration's stemmer, for half-typed words
+MAX_QUERY_LENGTH = 200
+MAX_TERMS = 12
+DEFAULT_LIMIT = 10
+MAX_LIMIT = 50
+# ts_headline parses the text it is given (~0.4 ms per kB): it reads at most this much of a page.
+HEADLINE_CHARS = 6000
+# ts_rank weights for D, C (body), B (headings), A (title). One title match outranks any number of
+# body matches (ts_rank saturates a term's repeats at about 1.6 times one occurrence).
+RANK_WEIGHTS = [0.05, 0.1, 0.4, 1.0]
+# Markers ts_headline puts around matches; removed from the text first so a page cannot fake them.
+START_SEL, STOP_SEL = "\x02", "\x03"
+SNIPPET_CHARS = 220
+
+# PostgreSQL's english.stop: the english configuration drops these words, and so does the fallback.
+STOP_WORDS = frozenset(
+    """i me my myself we our ours ourselves you your yours yourself yourselves he him his himself she
+    her hers herself it its itself they them their theirs themselves what which who whom this that these
+    those am is are was were be been being have has had having do does did doing a an the and but if or
+    because as until while of at by for with about against between into through during before after
+    above below to from up down in out on off over under again further then once here there when where
+    why how all any both each few more most other some such no nor not only own same so than too very s
+    t can will just don should now""".split()
+)
+# Endings the english stemmer takes off (or rewrites): completing a half-typed word with them finds
+# the stem it will have (``configura`` → configuration → ``configur``; ``settin`` → setting → ``set``).
+COMPLETIONS = (
+    "ing",
+    "ings",
+    "ed",
+    "er",
+    "ers",
+    "ies",
+    "ation",
+    "ations",
+    "ization",
+    "isation",
+    "ational",
+    "ment",
+    "ments",
+    "able",
+    "ible",
+    "ness",
+    "ity",
+    "ive",
+    "ous",
+    "ence",
+    "ance",
+    "ical",
+    "ically",
+    "ally",
+    "ful",
+)
+# Endings after which a doubled consonant is undone (running → run): tried on the bare prefix too.
+DOUBLING_COMPLETIONS = ("ing", "ed")
+MAX_COMPLETIONS = 16
+
+_CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_TOKEN_RE = re.compile(r'(-?)"([^"]*)"?|(-?)([^\s"]+)')
+_CHUNK_RE = re.compile(r"[^\W_]+")
+
+
+# --- the index ---------------------------------------------------------------------------------
 
 
 def search_content_for(page: Documentation) -> str:
-    """Title, then headings, then body: what the SQLite fallback searches and snippets come from."""
-    return "\n".join(
-        filter(None, [page.title, blocks.headings_text(page.content), blocks.body_text(page.content)])
-    )
+    """The title line, then the page's text in reading order (headings in place): what snippets are
+    cut from, and what the SQLite fallback narrows on."""
+    return "\n".join(filter(None, [page.title, blocks.blocks_text(page.content)]))
 
 
 def documentation_index(page: Documentation) -> None:
@@ -30,3 +122,349 @@ def documentation_index(page: Documentation) -> None:
             + SearchVector(Value(blocks.body_text(page.content)), weight="C", config=SEARCH_CONFIG)
         )
     Documentation.objects.filter(pk=page.pk).update(**updates)
+
+
+# --- reading a query ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Term:
+    """One thing to look for: a word, or several in a row (a quoted phrase, or ``api-key``)."""
+
+    text: str  # as typed (control characters removed): what phraseto_tsquery reads
+    words: tuple[str, ...]  # lower-case letters-and-digits chunks, stop words included
+    exclude: bool = False
+    prefix: bool = False  # the last word, still being typed
+    quoted: bool = False
+
+    @property
+    def content_words(self) -> tuple[str, ...]:
+        return tuple(w for w in self.words if w not in STOP_WORDS)
+
+
+def query_parse(text: str) -> list[Term]:
+    """The terms of a query as typed. Never fails: what cannot be a term is skipped.
+
+    ``"…"`` is a phrase (an unclosed quote runs to the end); ``-word`` or ``-"…"`` excludes; the
+    last bare word is a prefix unless followed by a space; stop words (the, to, how…) and anything
+    that is not letters or digits are left out.
+    """
+    text = _CONTROL_RE.sub(" ", (text or "")[: MAX_QUERY_LENGTH * 2])
+    terms: list[Term] = []
+    matches = list(_TOKEN_RE.finditer(text))
+    for index, match in enumerate(matches):
+        if match.group(2) is not None:
+            negated, raw, quoted = match.group(1), match.group(2), True
+        else:
+            negated, raw, quoted = match.group(3), match.group(4), False
+        words = tuple(_CHUNK_RE.findall(raw.lower()))
+        if not words or all(w in STOP_WORDS for w in words):
+            continue
+        is_last = index == len(matches) - 1
+        prefix = (
+            is_last
+            and not quoted
+            and not negated
+            and match.end() == len(text)
+            and words[-1] not in STOP_WORDS
+        )
+        terms.append(Term(text=raw, words=words, exclude=bool(negated), prefix=prefix, quoted=quoted))
+    positives = [t for t in terms if not t.exclude]
+    negatives = [t for t in terms if t.exclude]
+    return positives[:MAX_TERMS] + negatives[: max(0, MAX_TERMS - len(positives[:MAX_TERMS]))]
+
+
+def has_positive_terms(terms: list[Term]) -> bool:
+    """A query of exclusions alone matches (almost) everything: it finds nothing instead."""
+    return any(not t.exclude for t in terms)
+
+
+# --- PostgreSQL --------------------------------------------------------------------------------
+
+
+def prefix_completions(word: str) -> list[str]:
+    """Likely whole words for a half-typed one (letters and digits only, as ``word`` is)."""
+    options: list[str] = []
+    if len(word) >= 3:
+        for ending in COMPLETIONS:
+            for overlap in range(len(ending)):
+                if overlap == 0 and ending not in DOUBLING_COMPLETIONS:
+                    continue
+                if word.endswith(ending[:overlap]) and word + ending[overlap:] not in options:
+                    options.append(word + ending[overlap:])
+    return options[:MAX_COMPLETIONS]
+
+
+class PrefixQuery(SearchQuery):
+    """The word being typed, as a tsquery: its stem as a prefix (``instal`` → ``'instal':*``), or
+    the stem of a likely completion (``configura`` → configuration → ``'configur'``).
+
+    The completions are stemmed by PostgreSQL in the same statement (``ts_lexize``); a stem the
+    prefix already covers is dropped, because ``ts_rank`` merges a query's equal lexemes and could
+    keep the exact one, ranking every match 0. Words before the last one (``api-ke``) must precede
+    it. Only letters and digits reach ``to_tsquery``: the parser made ``words`` of nothing else.
+    """
+
+    def __init__(self, words: tuple[str, ...]):
+        self.words = tuple(words)
+        self.config, self.invert = None, False
+        Func.__init__(self, output_field=SearchQueryField())
+
+    def as_sql(self, compiler, connection, **extra):
+        *before, last = self.words
+        group = (
+            "(SELECT to_tsquery(%s::regconfig, %s) || COALESCE(to_tsquery('simple', "
+            "string_agg(DISTINCT quote_literal(stem), ' | ')), ''::tsquery) "
+            "FROM unnest(%s::text[]) AS word CROSS JOIN LATERAL unnest(ts_lexize(%s::regdictionary, word)) AS stem "
+            "WHERE strpos(stem, (ts_lexize(%s::regdictionary, %s))[1]) <> 1)"
+        )
+        params = [
+            SEARCH_CONFIG,
+            f"{last}:*",
+            prefix_completions(last),
+            STEM_DICTIONARY,
+            STEM_DICTIONARY,
+            last,
+        ]
+        if before:
+            return f"tsquery_phrase(phraseto_tsquery(%s::regconfig, %s), {group})", [
+                SEARCH_CONFIG,
+                " ".join(before),
+                *params,
+            ]
+        return group, params
+
+
+def _term_query(term: Term):
+    if term.prefix:
+        return PrefixQuery(term.words)
+    query = SearchQuery(term.text, search_type="phrase", config=SEARCH_CONFIG)
+    return ~query if term.exclude else query
+
+
+def postgres_query(terms: list[Term]) -> SearchQuery | None:
+    """The tsquery for ``terms`` (all must match, exclusions must not), or None when nothing is sought."""
+    if not has_positive_terms(terms):
+        return None
+    combined = None
+    for term in sorted(terms, key=lambda t: t.exclude):
+        query = _term_query(term)
+        combined = query if combined is None else combined & query
+    return combined
+
+
+class _StripMarkers(Func):
+    function = "translate"
+    output_field = TextField()
+
+    def __init__(self, expression):
+        super().__init__(expression, Value(START_SEL + STOP_SEL), Value(""))
+
+
+# A page's path below /docs/<version>/ (its ancestors' slugs and its own), climbed in the search
+# statement itself for the rows shown (PostgreSQL computes this column after the LIMIT, like the
+# headline): one round trip for the whole search. Same rules as selectors.documentation_paths.
+PATH_SQL = """(
+    WITH RECURSIVE up(id, slug, parent_id, version, depth) AS (
+        SELECT "documentation"."id", "documentation"."slug", "documentation"."parent_id",
+               "documentation"."version", 0
+        UNION ALL
+        SELECT d.id, d.slug, d.parent_id, d.version, up.depth + 1
+        FROM "documentation" d JOIN up ON d.id = up.parent_id AND d.version = up.version
+        WHERE up.depth < 50
+    )
+    SELECT string_agg(up.slug, '/' ORDER BY up.depth DESC) FROM up
+)"""
+
+
+def _postgres_search(queryset, terms: list[Term], limit: int) -> list[dict]:
+    query = postgres_query(terms)
+    if query is None:
+        return []
+    # The page's text after its title line (a title-only match shows the opening), first
+    # HEADLINE_CHARS characters: a match further down shows the opening instead.
+    text = Func(
+        F("search_content"),
+        Length("title") + Value(2),
+        Value(HEADLINE_CHARS),
+        function="substr",
+        output_field=TextField(),
+    )
+    rows = (
+        queryset.filter(search_vector=query)
+        .annotate(
+            rank=SearchRank(F("search_vector"), query, weights=RANK_WEIGHTS),
+            # ts_headline parses a whole page, so it must run for the rows shown only: PostgreSQL
+            # evaluates a costly output column after ORDER BY … LIMIT (EXPLAIN VERBOSE shows it in
+            # a Result node above the Sort), so one query does it. See docs/search.md.
+            snippet=SearchHeadline(
+                _StripMarkers(text),
+                query,
+                config=SEARCH_CONFIG,
+                start_sel=START_SEL,
+                stop_sel=STOP_SEL,
+                max_words=30,
+                min_words=12,
+                short_word=3,
+                max_fragments=2,
+                fragment_delimiter=" … ",
+            ),
+        )
+        .annotate(path=RawSQL(PATH_SQL, []))
+        .order_by("-rank", "title", "pk")
+        .values("pk", "title", "version", "rank", "snippet", "path")[:limit]
+    )
+    return [{**row, "rank": float(row["rank"]), "snippet": snippet_html(row["snippet"])} for row in rows]
+
+
+def snippet_html(marked: str) -> SafeString:
+    """ts_headline's output as HTML: everything escaped, the marked matches in ``<mark>``."""
+    marked = re.sub(r"\s+", " ", marked or "").strip()
+    out, inside = [], False
+    for piece in re.split(f"([{START_SEL}{STOP_SEL}])", marked):
+        if piece == START_SEL:
+            inside = True
+        elif piece == STOP_SEL:
+            inside = False
+        elif piece:
+            out.append(f"<mark>{escape(piece)}</mark>" if inside else str(escape(piece)))
+    return mark_safe("".join(out))  # noqa: S308 - every piece of page text went through escape()
+
+
+# --- SQLite (and any other database): the fallback ---------------------------------------------
+
+
+def _crude_stem(word: str) -> str:
+    """A stem short enough to be the start of the word's other forms (installs → install,
+    libraries → librar, configured → configur, setting → set); at least three letters."""
+    for ending in ("ations", "ation", "ies", "ings", "ing", "ed"):
+        if word.endswith(ending) and len(word) - len(ending) >= 3:
+            stem = word[: -len(ending)]
+            if (
+                ending in ("ings", "ing", "ed")
+                and len(stem) >= 4
+                and stem[-1] == stem[-2]
+                and stem[-1] not in "lsz"
+            ):
+                stem = stem[:-1]
+            return stem
+    if word.endswith("sses"):
+        return word[:-2]
+    if word.endswith("s") and not word.endswith("ss") and len(word) > 3:
+        return word[:-1]
+    return word
+
+
+def _term_pattern(term: Term) -> re.Pattern:
+    """Where a term occurs in text: each word as the start of a word, in a row; a stop word inside a
+    phrase stands for any one word (as PostgreSQL counts the gap)."""
+    words = list(term.words)
+    while words and words[0] in STOP_WORDS:
+        words.pop(0)
+    while words and words[-1] in STOP_WORDS:
+        words.pop()
+    parts = []
+    for word in words:
+        if word in STOP_WORDS:
+            parts.append(r"[^\W_]+")
+        else:  # the stem starts the word's forms, and any word the half-typed one may become
+            parts.append(re.escape(_crude_stem(word)) + r"[^\W_]*+")
+    # Not inside a host name, an address or a path (agentwise.net, a@b.io, /api/me/): PostgreSQL's
+    # parser keeps those whole, so a word within them is no match there either.
+    return re.compile(
+        r"(?<![^\W_])(?<![^\W_][.@/])" + r"[\W_]+".join(parts) + r"(?![.@/][^\W_])", re.IGNORECASE
+    )
+
+
+def _fallback_snippet(text: str, patterns: list[re.Pattern]) -> SafeString:
+    text = re.sub(r"\s+", " ", text).strip()
+    spans = sorted({m.span() for p in patterns for m in p.finditer(text)})
+    first = spans[0][0] if spans else 0
+    start = max(0, first - SNIPPET_CHARS // 3)
+    if start:
+        space = text.rfind(" ", 0, start)
+        start = space + 1 if space >= 0 and start - space < 30 else start
+    end = min(len(text), start + SNIPPET_CHARS)
+    if end < len(text):
+        space = text.find(" ", end)
+        end = space if space != -1 and space - end < 30 else end
+    out, cursor = [], start
+    for left, right in spans:
+        if left < cursor or right > end:
+            continue
+        out.append(escape(text[cursor:left]))
+        out.append(f"<mark>{escape(text[left:right])}</mark>")
+        cursor = right
+    out.append(escape(text[cursor:end]))
+    html = "".join(str(piece) for piece in out)
+    return mark_safe(("… " if start else "") + html + (" …" if end < len(text) else ""))  # noqa: S308
+
+
+def _fallback_search(queryset, terms: list[Term], limit: int) -> list[dict]:
+    if not has_positive_terms(terms):
+        return []
+    positives = [t for t in terms if not t.exclude]
+    negatives = [t for t in terms if t.exclude]
+    # Narrow in SQL (LIKE is case-blind for ASCII only, so only ASCII words narrow), then match exactly.
+    for term in positives:
+        for word in term.content_words:
+            stem = _crude_stem(word)
+            if stem.isascii():
+                queryset = queryset.filter(search_content__icontains=stem)
+    patterns = [_term_pattern(t) for t in positives]
+    excluded = [_term_pattern(t) for t in negatives]
+    results = []
+    for page in queryset.only("pk", "title", "version", "content", "search_content").iterator():
+        title = page.title
+        headings = blocks.headings_text(page.content)
+        body = blocks.body_text(page.content)
+        everything = "\n".join((title, headings, body))
+        if any(p.search(everything) for p in excluded):
+            continue
+        place_score, count = 0, 0
+        for pattern in patterns:
+            found = [bool(pattern.search(title)), bool(pattern.search(headings)), bool(pattern.search(body))]
+            if not any(found):
+                break
+            place_score += 100 if found[0] else 10 if found[1] else 1
+            count += len(pattern.findall(everything))
+        else:
+            rank = place_score + count / (count + 1)
+            snippet = _fallback_snippet("\n".join(filter(None, (headings, body))), patterns)
+            results.append(
+                {"pk": page.pk, "title": title, "version": page.version, "rank": rank, "snippet": snippet}
+            )
+    results.sort(key=lambda r: (-r["rank"], r["title"], str(r["pk"])))
+    return results[:limit]
+
+
+# --- both --------------------------------------------------------------------------------------
+
+
+def documentation_matches(queryset, *, query: str, limit: int = DEFAULT_LIMIT) -> list[dict]:
+    """The best ``limit`` pages of ``queryset`` for ``query``, best first: dicts of pk, title,
+    version, rank (comparable within one database only), snippet (safe HTML) and, on PostgreSQL,
+    path (the slugs below /docs/<version>/)."""
+    terms = query_parse(query)
+    limit = max(1, min(int(limit), MAX_LIMIT))
+    if connection.vendor == "postgresql":
+        return _postgres_search(queryset, terms, limit)
+    return _fallback_search(queryset, terms, limit)
+
+
+# --- the doors (API and page) ------------------------------------------------------------------
+
+SEARCH_RATE = "60 per 10 seconds"
+
+
+def search_rate_limit(request) -> None:
+    """One budget per client (signed-in user, else address) shared by the page and the API: search
+    is the costliest public read. 429 when spent; ``RATE_LIMITS["content.search"]`` overrides."""
+    user = getattr(request, "user", None)
+    who = f"user:{user.pk}" if user is not None and user.is_authenticated else f"ip:{client_ip(request)}"
+    rate_limit_hit(
+        "content.search",
+        who,
+        rate=settings.RATE_LIMITS.get("content.search", SEARCH_RATE),
+        message="Searching too fast; try again in a few seconds.",
+    )
