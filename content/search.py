@@ -414,7 +414,7 @@ def _fallback_search(queryset, terms: list[Term], limit: int) -> list[dict]:
     patterns = [_term_pattern(t) for t in positives]
     excluded = [_term_pattern(t) for t in negatives]
     results = []
-    for page in queryset.only("pk", "title", "version", "content", "search_content").iterator():
+    for page in queryset.only("pk", "title", "version", "content").iterator():
         title = page.title
         headings = blocks.headings_text(page.content)
         body = blocks.body_text(page.content)
@@ -430,7 +430,7 @@ def _fallback_search(queryset, terms: list[Term], limit: int) -> list[dict]:
             count += len(pattern.findall(everything))
         else:
             rank = place_score + count / (count + 1)
-            snippet = _fallback_snippet("\n".join(filter(None, (headings, body))), patterns)
+            snippet = _fallback_snippet(blocks.blocks_text(page.content), patterns)  # reading order
             results.append(
                 {"pk": page.pk, "title": title, "version": page.version, "rank": rank, "snippet": snippet}
             )
