@@ -207,6 +207,7 @@ class PrefixQuery(SearchQuery):
 
     def __init__(self, words: tuple[str, ...]):
         self.words = tuple(words)
+        self.completions = prefix_completions(self.words[-1])
         self.config, self.invert = None, False
         Func.__init__(self, output_field=SearchQueryField())
 
@@ -221,7 +222,7 @@ class PrefixQuery(SearchQuery):
         params = [
             SEARCH_CONFIG,
             f"{last}:*",
-            prefix_completions(last),
+            self.completions,
             STEM_DICTIONARY,
             STEM_DICTIONARY,
             last,
@@ -251,6 +252,27 @@ def postgres_query(terms: list[Term]) -> SearchQuery | None:
         query = _term_query(term)
         combined = query if combined is None else combined & query
     return combined
+
+
+# Two fragments of 12-30 words, matches between START_SEL and STOP_SEL.
+HEADLINE_OPTIONS = (
+    f'StartSel="{START_SEL}", StopSel="{STOP_SEL}", MaxWords=30, MinWords=12, ShortWord=3, '
+    'MaxFragments=2, FragmentDelimiter=" … "'
+)
+
+
+class _Headline(SearchHeadline):
+    """``SearchHeadline`` with its options as one constant parameter: Django composes each option
+    through a new client cursor on every compile, which cost ~1 ms a search."""
+
+    def __init__(self, expression, query):
+        super().__init__(expression, query, config=SEARCH_CONFIG)
+
+    def as_sql(self, compiler, connection, function=None, template=None):
+        sql, params = Func.as_sql(
+            self, compiler, connection, function=function, template=template, options=", %s"
+        )
+        return sql, [*params, HEADLINE_OPTIONS]
 
 
 class _StripMarkers(Func):
@@ -297,18 +319,7 @@ def _postgres_search(queryset, terms: list[Term], limit: int) -> list[dict]:
             # ts_headline parses a whole page, so it must run for the rows shown only: PostgreSQL
             # evaluates a costly output column after ORDER BY … LIMIT (EXPLAIN VERBOSE shows it in
             # a Result node above the Sort), so one query does it. See docs/search.md.
-            snippet=SearchHeadline(
-                _StripMarkers(text),
-                query,
-                config=SEARCH_CONFIG,
-                start_sel=START_SEL,
-                stop_sel=STOP_SEL,
-                max_words=30,
-                min_words=12,
-                short_word=3,
-                max_fragments=2,
-                fragment_delimiter=" … ",
-            ),
+            snippet=_Headline(_StripMarkers(text), query),
         )
         .annotate(path=RawSQL(PATH_SQL, []))
         .order_by("-rank", "title", "pk")
@@ -414,7 +425,7 @@ def _fallback_search(queryset, terms: list[Term], limit: int) -> list[dict]:
     patterns = [_term_pattern(t) for t in positives]
     excluded = [_term_pattern(t) for t in negatives]
     results = []
-    for page in queryset.only("pk", "title", "version", "content", "search_content").iterator():
+    for page in queryset.only("pk", "title", "version", "content").iterator():
         title = page.title
         headings = blocks.headings_text(page.content)
         body = blocks.body_text(page.content)
@@ -430,7 +441,7 @@ def _fallback_search(queryset, terms: list[Term], limit: int) -> list[dict]:
             count += len(pattern.findall(everything))
         else:
             rank = place_score + count / (count + 1)
-            snippet = _fallback_snippet("\n".join(filter(None, (headings, body))), patterns)
+            snippet = _fallback_snippet(blocks.blocks_text(page.content), patterns)  # reading order
             results.append(
                 {"pk": page.pk, "title": title, "version": page.version, "rank": rank, "snippet": snippet}
             )

@@ -545,6 +545,17 @@ def test_page_escapes_the_query_and_refuses_bad_input(corpus, client):
 
 
 @pytest.mark.django_db
+def test_page_and_api_share_one_rate_budget(corpus, client, settings):
+    settings.RATE_LIMITS = {**settings.RATE_LIMITS, "content.search": "2/minute"}
+    assert client.get(reverse("docs_search"), {"q": "install"}).status_code == 200
+    assert client.get(reverse("docs_search")).status_code == 200  # the empty form is not a search
+    assert client.get(URL, {"q": "install"}).status_code == 200
+    response = client.get(reverse("docs_search"), {"q": "install"})
+    assert response.status_code == 429
+    assert "Searching too fast" in response.content.decode()
+
+
+@pytest.mark.django_db
 def test_page_query_count_is_constant(corpus, client, django_assert_max_num_queries):
     client.get(reverse("docs_search"), {"q": "install"})
     with django_assert_max_num_queries(1 if connection.vendor == "postgresql" else 2):
