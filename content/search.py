@@ -15,6 +15,7 @@ Snippets are HTML built here: the page text escaped, the matches in ``<mark>``.
 
 from __future__ import annotations
 
+import html
 import re
 from dataclasses import dataclass
 
@@ -30,7 +31,6 @@ from django.db import connection
 from django.db.models import F, Func, TextField, Value
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Length
-from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
 from agentwise.net import client_ip
@@ -338,8 +338,8 @@ def snippet_html(marked: str) -> SafeString:
         elif piece == STOP_SEL:
             inside = False
         elif piece:
-            out.append(f"<mark>{escape(piece)}</mark>" if inside else str(escape(piece)))
-    return mark_safe("".join(out))  # noqa: S308 - every piece of page text went through escape()
+            out.append(f"<mark>{html.escape(piece)}</mark>" if inside else html.escape(piece))
+    return mark_safe("".join(out))  # every piece of page text went through html.escape()
 
 
 # --- SQLite (and any other database): the fallback ---------------------------------------------
@@ -403,12 +403,12 @@ def _fallback_snippet(text: str, patterns: list[re.Pattern]) -> SafeString:
     for left, right in spans:
         if left < cursor or right > end:
             continue
-        out.append(escape(text[cursor:left]))
-        out.append(f"<mark>{escape(text[left:right])}</mark>")
+        out.append(html.escape(text[cursor:left]))
+        out.append(f"<mark>{html.escape(text[left:right])}</mark>")
         cursor = right
-    out.append(escape(text[cursor:end]))
-    html = "".join(str(piece) for piece in out)
-    return mark_safe(("… " if start else "") + html + (" …" if end < len(text) else ""))  # noqa: S308
+    out.append(html.escape(text[cursor:end]))
+    marked = "".join(out)
+    return mark_safe(("… " if start else "") + marked + (" …" if end < len(text) else ""))  # all escaped
 
 
 def _fallback_search(queryset, terms: list[Term], limit: int) -> list[dict]:
