@@ -145,6 +145,24 @@ def _check_go_live(go_live_at: datetime | None) -> None:
         raise ValidationError({"go_live_at": "Must be in the future (publish now instead)."})
 
 
+def _record_draft(*, page, actor, fields: dict, apply_fields, change_summary: str, go_live_at) -> None:
+    """A change to a live page kept as a draft revision: built on the newest draft, validated as a save
+    would be, the live row untouched."""
+    candidate = copy.copy(page)
+    pending = revisions.draft_revision(page)
+    if pending is not None:
+        revisions.apply_snapshot(candidate, pending.content)
+    apply_fields(candidate, fields)
+    revisions.revision_record(
+        page=page,
+        author=actor,
+        change_summary=change_summary,
+        content=revisions.snapshot(candidate),
+        go_live_at=go_live_at,
+        live=False,
+    )
+
+
 def _invalidate_on_commit(*sections: str) -> None:
     transaction.on_commit(lambda: cache.invalidate(*sections))
 
@@ -272,18 +290,13 @@ def blog_post_update(
     post = BlogPost.objects.select_for_update().get(pk=post.pk)
     _check_go_live(go_live_at)
     if (draft or go_live_at) and post.status == PublicationStatus.PUBLISHED:
-        candidate = copy.copy(post)
-        pending = revisions.draft_revision(post)
-        if pending is not None:
-            revisions.apply_snapshot(candidate, pending.content)
-        _apply_post_fields(candidate, fields)
-        revisions.revision_record(
+        _record_draft(
             page=post,
-            author=actor,
+            actor=actor,
+            fields=fields,
+            apply_fields=_apply_post_fields,
             change_summary=change_summary,
-            content=revisions.snapshot(candidate),
             go_live_at=go_live_at,
-            live=False,
         )
         return post
     old_slug, was_public = post.slug, post_is_public(post)
@@ -413,22 +426,17 @@ def documentation_update(
     page = Documentation.objects.select_for_update().get(pk=page.pk)
     _check_go_live(go_live_at)
     if (draft or go_live_at) and page.is_published:
-        candidate = copy.copy(page)
-        pending = revisions.draft_revision(page)
-        if pending is not None:
-            revisions.apply_snapshot(candidate, pending.content)
         if "version" in fields:
             raise ValidationError(
                 {"version": "Move a page to another version by publishing, not in a draft."}
             )
-        _apply_doc_fields(candidate, fields)
-        revisions.revision_record(
+        _record_draft(
             page=page,
-            author=actor,
+            actor=actor,
+            fields=fields,
+            apply_fields=_apply_doc_fields,
             change_summary=change_summary,
-            content=revisions.snapshot(candidate),
             go_live_at=go_live_at,
-            live=False,
         )
         return page
     _apply_doc_fields(page, fields)
