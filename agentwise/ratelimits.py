@@ -59,6 +59,22 @@ def rate_limit_hit(name: str, *identifiers, cost: int = 1, rate: str | None = No
     )
 
 
+def rate_limit_allows(name: str, *identifiers) -> bool:
+    """Counts one hit if the window has room and says whether it had: for limits that skip quietly
+    (a confirmation email not sent again) instead of refusing the request."""
+    item = parse(settings.RATE_LIMITS[name])
+    return _get_limiter().hit(item, name, *(str(i) for i in identifiers))
+
+
+def rate_limit_wait(name: str, *, rate: str) -> None:
+    """Blocks until one more hit fits in ``rate``: a pace shared by every worker (newsletter sending)."""
+    item = parse(rate)
+    limiter = _get_limiter()
+    while not limiter.hit(item, name):
+        reset_at = limiter.get_window_stats(item, name).reset_time
+        time.sleep(min(1.0, max(0.005, reset_at - time.time())))
+
+
 def _describe(item) -> str:
     unit = item.GRANULARITY.name
     per = f"{item.multiples} {unit}s" if item.multiples > 1 else unit

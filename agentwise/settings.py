@@ -206,6 +206,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "content.tasks.publish_due_task",
         "schedule": 60,  # every minute: scheduled blog posts and draft revisions go live on time
     },
+    "newsletter-tick": {
+        "task": "content.tasks.newsletter_tick_task",
+        "schedule": 60,  # every minute: scheduled campaigns start on time; stalled ones are picked up again
+    },
     "requeue-stale-emails": {
         "task": "agentwise.tasks.requeue_stale_emails_task",
         "schedule": 60,  # every minute; emails whose task was lost or whose worker died mid-send
@@ -306,6 +310,40 @@ if not EMAIL_BACKEND:
 # would hold a worker and outlive the outbox's claim on the email).
 EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=30)
 
+# --- Newsletter (docs/newsletter.md) ----------------------------------------------------------
+
+NEWSLETTER_FROM_EMAIL = env.str("NEWSLETTER_FROM_EMAIL", default=DEFAULT_FROM_EMAIL)
+# The mailto: half of List-Unsubscribe; empty: unsubscribe@ the sending domain.
+NEWSLETTER_UNSUBSCRIBE_MAILTO = env.str("NEWSLETTER_UNSUBSCRIBE_MAILTO", default="")
+# Recipients per Celery task, and rows a sender claims at once (cancel and pause act between claims).
+NEWSLETTER_BATCH_SIZE = env.int("NEWSLETTER_BATCH_SIZE", default=500)
+NEWSLETTER_CLAIM_CHUNK = env.int("NEWSLETTER_CLAIM_CHUNK", default=50)
+# How long a claim lasts without its sender renewing it; a dead sender's rows are taken over after it.
+NEWSLETTER_CLAIM_SECONDS = env.int("NEWSLETTER_CLAIM_SECONDS", default=max(120, 4 * EMAIL_TIMEOUT))
+# Messages per second across every worker (the provider's sending rate); 0 sends as fast as it can.
+NEWSLETTER_RATE_PER_SECOND = env.int("NEWSLETTER_RATE_PER_SECOND", default=0)
+# Temporary provider errors are retried with back-off (doubling from RETRY_SECONDS up to the cap) until
+# MAX_ATTEMPTS; a throttling reply backs off without spending an attempt.
+NEWSLETTER_MAX_ATTEMPTS = env.int("NEWSLETTER_MAX_ATTEMPTS", default=5)
+NEWSLETTER_RETRY_SECONDS = env.int("NEWSLETTER_RETRY_SECONDS", default=30)
+NEWSLETTER_RETRY_MAX_SECONDS = env.int("NEWSLETTER_RETRY_MAX_SECONDS", default=900)
+# A campaign pauses itself once this share of its attempts failed, after at least MIN_SAMPLE attempts.
+NEWSLETTER_PAUSE_ERROR_RATE = env.float("NEWSLETTER_PAUSE_ERROR_RATE", default=0.1)
+NEWSLETTER_PAUSE_MIN_SAMPLE = env.int("NEWSLETTER_PAUSE_MIN_SAMPLE", default=50)
+# Tracking webhooks (/anymail/<esp>/tracking/) answer only for an ESP whose signature or basic-auth
+# secret is configured: an unauthenticated bounce webhook would let anyone unsubscribe anyone.
+ANYMAIL["WEBHOOK_SECRET"] = env.str("ANYMAIL_WEBHOOK_SECRET", default="")
+for _name in [
+    "MAILGUN_WEBHOOK_SIGNING_KEY",
+    "RESEND_SIGNING_SECRET",
+    "POSTAL_WEBHOOK_KEY",
+    "MAILERSEND_WEBHOOK_SIGNING_SECRET",
+]:
+    if env.str(_name, default=""):
+        ANYMAIL[_name] = env.str(_name)
+if not ANYMAIL["WEBHOOK_SECRET"]:
+    del ANYMAIL["WEBHOOK_SECRET"]
+
 # --- Community realtime ----------------------------------------------------------------------
 
 COMMUNITY_POST_RATE = {
@@ -338,6 +376,9 @@ RATE_LIMITS = {
     "community.upload_bytes": env.str("RATE_LIMIT_UPLOAD_BYTES", default=f"{200 * 1024 * 1024}/day"),
     "projects.invite": env.str("RATE_LIMIT_INVITATIONS", default="30/hour"),
     "accounts.api_key": env.str("RATE_LIMIT_API_KEYS", default="20/hour"),
+    # Newsletter sign-ups per client address, and confirmation emails per subscriber address.
+    "newsletter.subscribe": env.str("RATE_LIMIT_NEWSLETTER_SUBSCRIBE", default="10/hour"),
+    "newsletter.confirmation": env.str("RATE_LIMIT_NEWSLETTER_CONFIRMATION", default="3/hour"),
 }
 
 # --- Internationalisation, static, media -------------------------------------------------------

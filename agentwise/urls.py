@@ -5,6 +5,8 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 
 from accounts import views as account_views
 from accounts.urls import public_urlpatterns as account_public_urls
+from content.newsletter import views as newsletter_views
+from content.newsletter import webhooks as newsletter_webhooks
 from projects import views as project_views
 
 from . import health, views
@@ -34,6 +36,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", include(api_urlpatterns)),
     path("account/usage/", project_views.usage_page, name="account_usage"),
+    path("account/newsletter/", newsletter_views.account_newsletter, name="account_newsletter"),
     path("account/", include("accounts.urls")),
     # allauth's sign-up, answering a uniqueness race like the check it raced (accounts.views.SignupView).
     path("account/signup/", account_views.signup, name="account_signup"),
@@ -43,6 +46,9 @@ urlpatterns = [
     path("community/", include("community.urls")),
     path("blog/", include("content.urls.blog")),
     path("docs/", include("content.urls.docs")),
+    path("newsletter/", include("content.newsletter.urls")),
+    # The email provider's tracking and inbound webhooks; each answers 404 until its secret is set.
+    path("anymail/", include((newsletter_webhooks.webhook_urlpatterns(), "anymail"))),
     path("", include("content.urls.sitemap")),  # /sitemap.xml
     path(
         "pricing/",

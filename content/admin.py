@@ -482,3 +482,4 @@ class DocumentationAdmin(RevisionAdminMixin, admin.ModelAdmin):
 
     def _delete(self, request, obj):
         services.documentation_delete(actor=request.user, page=obj)
+from .newsletter import admin as newsletter_admin  # noqa: E402,F401  (registers the newsletter's admin)

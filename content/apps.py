@@ -8,3 +8,6 @@ class ContentConfig(AppConfig):
 
     def ready(self):
         from . import permissions  # noqa: F401  (registers the content rules)
+        from .newsletter import webhooks
+
+        webhooks.connect()

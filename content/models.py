@@ -1,5 +1,6 @@
 """Blog posts and documentation pages, and their revisions (the design's ``blog_posts``,
-``blog_revisions`` and ``documentation``)."""
+``blog_revisions`` and ``documentation``); the newsletter's subscribers, campaigns and deliveries
+(``newsletter_subscribers``, ``newsletter_campaigns``)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from django.contrib.postgres.indexes import GinIndex
 from django.contrib.postgres.search import SearchVectorField
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 
 class PublicationStatus(models.TextChoices):
@@ -212,3 +214,160 @@ class DocumentationRevision(Revision):
     class Meta(Revision.Meta):
         db_table = "documentation_revisions"
         indexes = [models.Index(fields=["page", "-created_at"], name="documentation_revisions_idx")]
+
+
+# --- Newsletter ---------------------------------------------------------------------------------
+
+
+class SubscriberStatus(models.TextChoices):
+    PENDING = "pending", "Pending confirmation"
+    ACTIVE = "active", "Active"
+    UNSUBSCRIBED = "unsubscribed", "Unsubscribed"
+    BOUNCED = "bounced", "Bounced"
+    COMPLAINED = "complained", "Complained"
+
+
+class SubscriberSource(models.TextChoices):
+    API = "api", "API"
+    FORM = "form", "Website form"
+    ACCOUNT = "account", "Account settings"
+    ADMIN = "admin", "Admin"
+    DEMO = "demo", "Demo data"
+
+
+class Subscriber(models.Model):
+    """One address on the list. Only ``active`` ones are mailed: confirmed (double opt-in) and never
+    unsubscribed, bounced or complained about. ``email`` is stored normalised (``newsletter.emails``)."""
+
+    email = models.EmailField(max_length=254, unique=True)
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="newsletter_subscriber",
+    )
+    status = models.CharField(max_length=20, choices=SubscriberStatus.choices, default=SubscriberStatus.PENDING)
+    source = models.CharField(max_length=20, choices=SubscriberSource.choices, default=SubscriberSource.FORM)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    unsubscribed_at = models.DateTimeField(null=True, blank=True)
+    bounced_at = models.DateTimeField(null=True, blank=True, help_text="When a bounce or complaint came in.")
+
+    class Meta:
+        db_table = "newsletter_subscribers"
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["status", "id"], name="newsletter_subscriber_status")]
+
+    def __str__(self):
+        return self.email
+
+
+class CampaignStatus(models.TextChoices):
+    DRAFT = "draft", "Draft"
+    SCHEDULED = "scheduled", "Scheduled"
+    SENDING = "sending", "Sending"
+    PAUSED = "paused", "Paused"
+    SENT = "sent", "Sent"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class CampaignAudience(models.TextChoices):
+    ALL = "all", "All active subscribers"
+    TIER = "tier", "Subscribers on one plan"
+
+
+class Campaign(models.Model):
+    """One newsletter issue. Its body is content blocks, as a blog post's, or a published blog post.
+
+    The counters are kept by the senders as they go and recounted from the deliveries when the
+    campaign finishes, so they are exact once it is sent (``newsletter.sending.campaign_recount``).
+    """
+
+    subject = models.CharField(max_length=200)
+    preheader = models.CharField(max_length=200, blank=True, help_text="The preview line inboxes show.")
+    content = models.JSONField(default=list, blank=True)
+    blog_post = models.ForeignKey(
+        BlogPost,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="campaigns",
+        help_text="Send this blog post (its content is used instead of the campaign's).",
+    )
+    audience = models.CharField(max_length=10, choices=CampaignAudience.choices, default=CampaignAudience.ALL)
+    audience_tier = models.CharField(
+        max_length=50, blank=True, help_text="With the audience 'subscribers on one plan': free, pro or enterprise."
+    )
+    status = models.CharField(max_length=20, choices=CampaignStatus.choices, default=CampaignStatus.DRAFT)
+    scheduled_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    paused_at = models.DateTimeField(null=True, blank=True)
+    pause_reason = models.CharField(max_length=500, blank=True)
+    total_count = models.PositiveIntegerField(default=0)
+    sent_count = models.PositiveIntegerField(default=0)
+    failed_count = models.PositiveIntegerField(default=0)
+    # The counters when it last (re)started: the auto-pause measures the error rate from there.
+    pause_baseline_sent = models.PositiveIntegerField(default=0)
+    pause_baseline_failed = models.PositiveIntegerField(default=0)
+    heartbeat_at = models.DateTimeField(null=True, blank=True, help_text="Last time a sender made progress.")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        db_table = "newsletter_campaigns"
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["status", "scheduled_at"], name="newsletter_campaign_due")]
+
+    def __str__(self):
+        return self.subject
+
+
+class DeliveryStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    SENDING = "sending", "Sending"
+    SENT = "sent", "Sent"
+    FAILED = "failed", "Failed"
+    BOUNCED = "bounced", "Bounced"
+    SKIPPED = "skipped", "Skipped (left the list before their turn)"
+
+
+class Delivery(models.Model):
+    """One campaign to one subscriber: the unit of exactly-once sending.
+
+    A sender claims queued rows (``claim_token``, ``claimed_until``) and marks each one sent as soon as
+    the provider accepted it; a claim whose sender died expires and the rows are claimed again.
+    """
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="deliveries")
+    subscriber = models.ForeignKey(Subscriber, on_delete=models.CASCADE, related_name="deliveries")
+    email = models.EmailField(max_length=254, help_text="The address it was sent to.")
+    status = models.CharField(max_length=10, choices=DeliveryStatus.choices, default=DeliveryStatus.QUEUED)
+    provider_message_id = models.CharField(max_length=255, blank=True, db_index=True)
+    error = models.TextField(blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    claim_token = models.UUIDField(null=True, blank=True)
+    claimed_until = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    bounced_at = models.DateTimeField(null=True, blank=True)
+    complained_at = models.DateTimeField(null=True, blank=True)
+    unsubscribed_at = models.DateTimeField(null=True, blank=True, help_text="Unsubscribed from this issue's link.")
+
+    class Meta:
+        db_table = "newsletter_deliveries"
+        verbose_name_plural = "deliveries"
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["campaign", "subscriber"], name="newsletter_delivery_once"),
+        ]
+        indexes = [models.Index(fields=["campaign", "status", "id"], name="newsletter_delivery_work")]
+
+    def __str__(self):
+        return f"{self.campaign_id} to {self.email}: {self.status}"

@@ -1,7 +1,7 @@
 """Who may do what with the blog and the docs.
 
 Everyone (signed in or not) reads what is published and live; staff write, publish, schedule,
-preview drafts, read the history and restore revisions. A staff user's API key may publish docs from
+preview drafts, read the history and restore revisions, and run the newsletter. A staff user's API key may publish docs from
 CI. Asked through ``agentwise.access.can`` / ``require`` (``"content.<verb>_<model>"``).
 """
 
@@ -55,5 +55,9 @@ add_rules(
         "content.delete_documentation": is_staff,
         # Drafts, scheduled posts and unpublished pages, shown before they are public.
         "content.preview": is_staff,
+        # The newsletter: staff write, test, send, schedule, cancel and resume campaigns, and manage
+        # subscribers. Subscribers manage themselves through signed links (newsletter.tokens).
+        "content.manage_campaign": is_staff,
+        "content.manage_subscribers": is_staff,
     }
 )

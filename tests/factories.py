@@ -2,6 +2,7 @@
 
 import factory
 from allauth.account.models import EmailAddress
+from django.utils import timezone
 
 from accounts.models import User
 
@@ -53,3 +54,29 @@ def sign_in(client, user):
     session[_AUTHENTICATION_METHODS_USER_SESSION_KEY] = str(user.pk)
     session.save()
     return client
+
+
+class SubscriberFactory(factory.django.DjangoModelFactory):
+    """An active (confirmed) newsletter subscriber unless told otherwise."""
+
+    class Meta:
+        model = "content.Subscriber"
+
+    email = factory.Sequence(lambda n: f"reader{n}@example.org")
+    status = "active"
+    source = "form"
+    confirmed_at = factory.LazyFunction(timezone.now)
+
+
+class CampaignFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "content.Campaign"
+
+    subject = factory.Sequence(lambda n: f"Agentwise news #{n}")
+    preheader = "What changed this month"
+    content = factory.LazyFunction(
+        lambda: [
+            {"type": "heading", "level": 2, "text": "Token savings"},
+            {"type": "paragraph", "text": "Agents saved **42%** of tokens this month. [Read more](/blog/)"},
+        ]
+    )

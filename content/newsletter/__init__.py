@@ -1,0 +1,1 @@
+"""The newsletter: subscribers with double opt-in, campaigns, and the Celery senders (docs/newsletter.md)."""
