@@ -208,7 +208,8 @@ CELERY_BEAT_SCHEDULE = {
     },
     "newsletter-tick": {
         "task": "content.tasks.newsletter_tick_task",
-        "schedule": 60,  # every minute: scheduled campaigns start on time; stalled ones are picked up again
+        # every minute: scheduled campaigns start on time; stalled ones are picked up again
+        "schedule": env.float("NEWSLETTER_TICK_SECONDS", default=60),
     },
     "requeue-stale-emails": {
         "task": "agentwise.tasks.requeue_stale_emails_task",
@@ -327,6 +328,9 @@ NEWSLETTER_RATE_PER_SECOND = env.int("NEWSLETTER_RATE_PER_SECOND", default=0)
 NEWSLETTER_MAX_ATTEMPTS = env.int("NEWSLETTER_MAX_ATTEMPTS", default=5)
 NEWSLETTER_RETRY_SECONDS = env.int("NEWSLETTER_RETRY_SECONDS", default=30)
 NEWSLETTER_RETRY_MAX_SECONDS = env.int("NEWSLETTER_RETRY_MAX_SECONDS", default=900)
+# A sending campaign whose senders made no progress this long is fanned out again by the beat task
+# (its tasks were lost with a killed worker, or the broker was down when it started).
+NEWSLETTER_STALL_SECONDS = env.int("NEWSLETTER_STALL_SECONDS", default=90)
 # A campaign pauses itself once this share of its attempts failed, after at least MIN_SAMPLE attempts.
 NEWSLETTER_PAUSE_ERROR_RATE = env.float("NEWSLETTER_PAUSE_ERROR_RATE", default=0.1)
 NEWSLETTER_PAUSE_MIN_SAMPLE = env.int("NEWSLETTER_PAUSE_MIN_SAMPLE", default=50)

@@ -46,8 +46,8 @@ class RecordingHandler:
 class SmtpServer:
     """``port``: one chosen beforehand, e.g. where a worker was told to send while nothing listened yet."""
 
-    def __init__(self, fail_first: int = 0, port: int | None = None):
-        self.handler = RecordingHandler(fail_first=fail_first)
+    def __init__(self, fail_first: int = 0, port: int | None = None, handler: RecordingHandler | None = None):
+        self.handler = handler or RecordingHandler(fail_first=fail_first)
         self.port = port or free_port()
         self.controller = Controller(self.handler, hostname="127.0.0.1", port=self.port)
 

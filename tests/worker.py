@@ -31,10 +31,29 @@ def database_url() -> str:
     return f"sqlite:///{db['NAME']}"
 
 
+def new_queue() -> str:
+    return f"test-{uuid.uuid4().hex[:8]}"
+
+
 @contextlib.contextmanager
-def celery_worker(log_path: Path, **environ: str) -> Iterator[str]:
-    """Starts a worker (``environ`` added to its environment) on a fresh queue; yields the queue name."""
-    queue = f"test-{uuid.uuid4().hex[:8]}"
+def publishing_to(queue: str) -> Iterator[str]:
+    """This process publishes tasks to ``queue`` instead of running them eagerly; the queue is dropped
+    at the end (a warm shutdown puts unfinished tasks, e.g. with an ETA, back on it)."""
+    previous = celery_app.conf.task_always_eager, celery_app.conf.task_default_queue
+    celery_app.conf.task_always_eager = False
+    celery_app.conf.task_default_queue = queue
+    try:
+        yield queue
+    finally:
+        celery_app.conf.task_always_eager, celery_app.conf.task_default_queue = previous
+        redis.Redis.from_url(settings.REDIS_URL).delete(queue)
+
+
+@contextlib.contextmanager
+def worker_process(log_path: Path, queue: str, *, beat: bool = False, **environ: str) -> Iterator[subprocess.Popen]:
+    """A worker (``environ`` added to its environment) consuming ``queue``, one task at a time (no
+    prefetching beyond it), with the beat scheduler inside it if ``beat``; yields its process, which
+    a test may kill. Stopped (warm shutdown) at the end if it is still running."""
     env = {
         **os.environ,
         "DATABASE_URL": database_url(),
@@ -43,20 +62,25 @@ def celery_worker(log_path: Path, **environ: str) -> Iterator[str]:
         "DJANGO_SETTINGS_MODULE": "agentwise.settings",
         **environ,
     }
-    previous = celery_app.conf.task_always_eager, celery_app.conf.task_default_queue
-    with open(log_path, "w") as log:
+    with open(log_path, "a") as log:
+        arguments = ["--pool", "solo", "--concurrency", "1", "--queues", queue,
+                     "--without-gossip", "--without-mingle", "--without-heartbeat", "--loglevel", "INFO"]
+        if beat:
+            arguments += ["--beat", "--schedule", str(log_path.with_name(f"beat-{queue}"))]
         process = subprocess.Popen(
-            clock.command("celery", "--app", "agentwise", "worker", "--pool", "solo", "--queues", queue,
-                          "--without-gossip", "--without-mingle", "--without-heartbeat", "--loglevel", "INFO"),
+            clock.command("celery", "--app", "agentwise", "worker", *arguments),
             cwd=ROOT, env={**env, **clock.clock_env()}, stdout=log, stderr=subprocess.STDOUT,
         )
-        celery_app.conf.task_always_eager = False
-        celery_app.conf.task_default_queue = queue
         try:
-            yield queue
+            yield process
         finally:
-            celery_app.conf.task_always_eager, celery_app.conf.task_default_queue = previous
-            process.terminate()
-            process.wait(timeout=20)
-            # A warm shutdown puts unfinished (e.g. ETA) tasks back on the queue: drop them with it.
-            redis.Redis.from_url(settings.REDIS_URL).delete(queue)
+            if process.poll() is None:
+                process.terminate()
+                process.wait(timeout=20)
+
+
+@contextlib.contextmanager
+def celery_worker(log_path: Path, **environ: str) -> Iterator[str]:
+    """Starts a worker (``environ`` added to its environment) on a fresh queue; yields the queue name."""
+    with publishing_to(new_queue()) as queue, worker_process(log_path, queue, **environ):
+        yield queue

@@ -48,8 +48,6 @@ logger = logging.getLogger(__name__)
 # A retry further away than this waits for the beat task rather than a Celery ETA (Redis redelivers
 # unacknowledged ETA tasks after the visibility timeout, and workers hold them in memory).
 ETA_LIMIT_SECONDS = 10 * 60
-# The beat task restarts a sending campaign with due work whose senders made no progress for this long.
-STALL_SECONDS = 90
 ERROR_MAX_CHARS = 2000
 
 
@@ -276,7 +274,7 @@ def campaign_batch_send(
             except Exception:  # noqa: BLE001 (closing a broken SMTP session can raise; nothing is lost)
                 logger.debug("Closing the email connection failed.", exc_info=True)
     report.finished = campaign_finish_if_done(campaign_id=campaign_id)
-    if not report.finished and not report.claimed and not report.stopped:
+    if not report.finished and not report.stopped:
         _schedule_follow_up(campaign_id)
     return report
 
@@ -547,7 +545,7 @@ def newsletter_tick(*, now: datetime | None = None) -> dict:
                 status=CampaignStatus.PAUSED, paused_at=now, pause_reason="; ".join(error.messages)[:500]
             )
     quiet = Campaign.objects.filter(
-        status=CampaignStatus.SENDING, heartbeat_at__lt=now - timedelta(seconds=STALL_SECONDS)
+        status=CampaignStatus.SENDING, heartbeat_at__lt=now - timedelta(seconds=settings.NEWSLETTER_STALL_SECONDS)
     )
     for campaign_id in list(quiet.values_list("pk", flat=True)):
         if campaign_finish_if_done(campaign_id=campaign_id, now=now):
@@ -572,27 +570,32 @@ def _stale_claims(campaign_id: int, now: datetime):
     )
 
 
-def _schedule_follow_up(campaign_id: int) -> None:
-    """Nothing was due, yet rows are waiting (other senders' claims, retries): one check when the
-    earliest of them comes due, per campaign at a time (a cache lock, so finishing senders don't pile
-    up checks)."""
-    waiting = Delivery.objects.filter(campaign_id=campaign_id).aggregate(
-        claim=Min("claimed_until", filter=Q(status=DeliveryStatus.SENDING)),
-        retry=Min("next_attempt_at", filter=Q(status=DeliveryStatus.QUEUED)),
-    )
-    moments = [moment for moment in (waiting["claim"], waiting["retry"]) if moment is not None]
-    if not moments:
-        return
-    seconds = max(0.0, (min(moments) - timezone.now()).total_seconds()) + 0.5
-    if seconds > ETA_LIMIT_SECONDS:
-        return  # the beat task picks it up
+def _schedule_follow_up(campaign_id: int, *, now: datetime | None = None) -> None:
+    """A batch ended with the campaign unfinished: one more batch, now if rows are due (a task was
+    lost with a killed worker, or fan-out undercounted), else when the earliest waiting row comes due
+    (another sender's claim, a retry). At most one per campaign per second (a cache lock), so the
+    batches ending together don't pile up tasks; the beat task is the safety net beyond that."""
+    now = now or timezone.now()
+    if _due_queued(campaign_id, now).exists() or _stale_claims(campaign_id, now).exists():
+        seconds = 0.0
+    else:
+        waiting = Delivery.objects.filter(campaign_id=campaign_id).aggregate(
+            claim=Min("claimed_until", filter=Q(status=DeliveryStatus.SENDING)),
+            retry=Min("next_attempt_at", filter=Q(status=DeliveryStatus.QUEUED)),
+        )
+        moments = [moment for moment in (waiting["claim"], waiting["retry"]) if moment is not None]
+        if not moments:
+            return
+        seconds = max(0.0, (min(moments) - now).total_seconds()) + 0.5
+        if seconds > ETA_LIMIT_SECONDS:
+            return  # the beat task picks it up
     if cache.add(f"newsletter:follow-up:{campaign_id}", 1, timeout=max(1, math.ceil(seconds))):
-        _schedule_batch(campaign_id, countdown=seconds)
+        _schedule_batch(campaign_id, countdown=seconds or None)
 
 
 def _schedule_batch(campaign_id: int, *, countdown: float | None = None, throttle_round: int = 0) -> None:
     """Hands a batch to a worker. An unreachable broker is logged, not raised: the rows are saved and
-    the beat task fans the campaign out again once it has been quiet for STALL_SECONDS."""
+    the beat task fans the campaign out again once it has been quiet for NEWSLETTER_STALL_SECONDS."""
     from agentwise.celery import app
     from content.tasks import newsletter_batch_task
 
