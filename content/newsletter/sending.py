@@ -215,6 +215,8 @@ def campaign_fan_out(*, campaign_id: int, now: datetime | None = None) -> int:
     """One batch task per NEWSLETTER_BATCH_SIZE due rows. Extra tasks are harmless: they find nothing."""
     now = now or timezone.now()
     due = _due_queued(campaign_id, now).count() + _stale_claims(campaign_id, now).count()
+    if not due:
+        campaign_finish_if_done(campaign_id=campaign_id, now=now)
     tasks = math.ceil(due / settings.NEWSLETTER_BATCH_SIZE)
     for _ in range(tasks):
         _schedule_batch(campaign_id)
@@ -225,13 +227,20 @@ def campaign_fan_out(*, campaign_id: int, now: datetime | None = None) -> int:
 
 
 def campaign_batch_send(
-    *, campaign_id: int, limit: int | None = None, connection=None, throttle_round: int = 0, progress=None
+    *,
+    campaign_id: int,
+    limit: int | None = None,
+    connection=None,
+    throttle_round: int = 0,
+    progress=None,
+    follow_up: bool = True,
 ) -> BatchReport:
     """Sends up to ``limit`` due deliveries of a sending campaign, a claimed chunk at a time.
 
     The campaign's status is read again before each chunk, so a cancel or a pause takes effect within
     one chunk. ``connection``: an email backend connection to reuse (default: EMAIL_BACKEND's).
     ``progress``: called with the number of rows done after each chunk (the command's progress bar).
+    ``follow_up`` False: the caller loops itself (``send_newsletter``) and wants no extra tasks.
     """
     limit = limit or settings.NEWSLETTER_BATCH_SIZE
     report = BatchReport()
@@ -274,7 +283,7 @@ def campaign_batch_send(
             except Exception:  # noqa: BLE001 (closing a broken SMTP session can raise; nothing is lost)
                 logger.debug("Closing the email connection failed.", exc_info=True)
     report.finished = campaign_finish_if_done(campaign_id=campaign_id)
-    if not report.finished and not report.stopped:
+    if follow_up and not report.finished and not report.stopped:
         _schedule_follow_up(campaign_id)
     return report
 
@@ -480,9 +489,7 @@ def _provider_message_id(message) -> str:
 
 def campaign_finish_if_done(*, campaign_id: int, now: datetime | None = None) -> bool:
     """Sending → sent once no row is queued or claimed; the counters are recounted from the rows."""
-    if Delivery.objects.filter(
-        campaign_id=campaign_id, status__in=[DeliveryStatus.QUEUED, DeliveryStatus.SENDING]
-    ).exists():
+    if _waiting(campaign_id).exists():
         return False
     counts = selectors.campaign_delivery_counts(campaign_id)
     finished = Campaign.objects.filter(pk=campaign_id, status=CampaignStatus.SENDING).update(
@@ -518,6 +525,8 @@ def campaign_pause_if_failing(*, campaign_id: int, now: datetime | None = None) 
         or failed / attempts < settings.NEWSLETTER_PAUSE_ERROR_RATE
     ):
         return False
+    if not _waiting(campaign_id).exists():
+        return False  # nothing left to protect: it finishes as sent, and "resend to failed" is there
     reason = f"Paused by itself: {failed} of the last {attempts} messages failed ({failed / attempts:.0%})."
     paused = Campaign.objects.filter(pk=campaign_id, status=CampaignStatus.SENDING).update(
         status=CampaignStatus.PAUSED, paused_at=now or timezone.now(), pause_reason=reason
@@ -556,6 +565,10 @@ def newsletter_tick(*, now: datetime | None = None) -> dict:
         if campaign_fan_out(campaign_id=campaign_id, now=now):
             restarted += 1
     return {"started": started, "restarted": restarted, "finished": finished}
+
+
+def _waiting(campaign_id: int):
+    return Delivery.objects.filter(campaign_id=campaign_id, status__in=[DeliveryStatus.QUEUED, DeliveryStatus.SENDING])
 
 
 def _due_queued(campaign_id: int, now: datetime):

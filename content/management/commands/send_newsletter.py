@@ -42,8 +42,10 @@ class Command(BaseCommand):
         bar = tqdm(total=campaign.total_count, initial=done, unit="msg", file=self.stderr._out, mininterval=0.5)
         try:
             while True:
-                report = sending.campaign_batch_send(campaign_id=campaign_id, progress=bar.update)
+                report = sending.campaign_batch_send(campaign_id=campaign_id, progress=bar.update, follow_up=False)
                 campaign.refresh_from_db()
+                bar.n = max(bar.n, campaign.sent_count + campaign.failed_count)  # workers may be sending too
+                bar.refresh()
                 if report.finished or campaign.status != CampaignStatus.SENDING:
                     break
                 if not report.claimed:
