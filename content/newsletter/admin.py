@@ -4,8 +4,7 @@ list. Every change goes through ``newsletter.services`` and ``newsletter.sending
 
 from __future__ import annotations
 
-from datetime import datetime
-from datetime import timezone as dt_timezone
+from datetime import UTC, datetime
 
 from django import forms
 from django.contrib import admin, messages
@@ -235,7 +234,7 @@ def _parse_moment(value: str) -> datetime:
         moment = datetime.fromisoformat(value.strip())
     except ValueError as error:
         raise ValidationError({"scheduled_at": ["Enter a date and time (UTC)."]}) from error
-    return moment if timezone.is_aware(moment) else timezone.make_aware(moment, dt_timezone.utc)
+    return moment if timezone.is_aware(moment) else timezone.make_aware(moment, UTC)
 
 
 @admin.register(Subscriber)
