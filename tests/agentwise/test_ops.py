@@ -27,6 +27,11 @@ def test_seed_demo_is_idempotent_and_prints_how_to_sign_in(settings):
 
     assert Project.objects.count() == 5 and AgentExecution.objects.count() >= 300
     assert Channel.objects.count() == 5 and Message.objects.count() >= 8
+    from content.models import Campaign, Subscriber
+
+    assert Subscriber.objects.filter(status="active").count() == 8  # 5 demo users and 3 readers
+    [campaign] = Campaign.objects.all()  # once, however often it runs
+    assert campaign.status == "sent" and (campaign.sent_count, campaign.total_count) == (8, 8)
 
     client = Client()
     client.post("/account/login/", {"login": "ada@agentwise.test", "password": DEMO_PASSWORD})

@@ -6,6 +6,7 @@ from accounts.demo import DEMO_PASSWORD, DEMO_USERS, seed_accounts
 from community.demo import seed_community
 from content.demo_blog import seed_blog
 from content.demo_docs import seed_docs
+from content.newsletter.demo import seed_newsletter
 from projects.demo import seed_projects
 
 
@@ -27,10 +28,12 @@ class Command(BaseCommand):
             staff = next(user for user in users.values() if user.is_staff)
             posts = len(seed_blog(staff))
             pages = seed_docs(staff)
+            subscribers = seed_newsletter(users, staff)
         self.stdout.write(
             self.style.SUCCESS(
                 f"Demo ready: {len(users)} users, {executions} new executions, {messages} new messages, "
-                f"{posts} new blog posts, {pages} new docs pages."
+                f"{posts} new blog posts, {pages} new docs pages, {subscribers} new newsletter subscribers "
+                "and a sent campaign."
             )
         )
         self.stdout.write("Sign in at http://localhost:8000/account/login/ with any of:")
