@@ -8,7 +8,7 @@ sign-in, ``List-Unsubscribe`` (https and mailto) with RFC 8058 one-click, and a 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from email.utils import parseaddr
 from urllib.parse import quote
 
@@ -16,12 +16,16 @@ from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils.html import escape
 
 from content.blocks import blocks_to_markdown, render_blocks
 
 from . import tokens
 
 _RELATIVE_LINK = re.compile(r'(\s(?:src|href)=")/(?!/)')
+# Placeholders rendered into a campaign's templates once, then replaced per recipient: rendering two
+# templates per message would cost more than sending it (benchmarks/newsletter.py).
+NAME, UNSUBSCRIBE_URL, PREFERENCES_URL = "AWNL7NAME", "AWNL7UNSUBSCRIBE", "AWNL7PREFERENCES"
 
 
 @dataclass(frozen=True)
@@ -33,6 +37,8 @@ class CampaignBody:
     html: str
     text: str
     web_url: str  # the blog post, when the campaign sends one
+    text_shell: str = ""  # the text part with the placeholders, for real sends (not tests)
+    html_shell: str = ""
 
 
 def campaign_body(campaign) -> CampaignBody:
@@ -49,12 +55,38 @@ def campaign_body(campaign) -> CampaignBody:
         if isinstance(block, dict)
     ]
     html = _RELATIVE_LINK.sub(rf"\1{settings.SITE_URL}/", render_blocks(blocks))
-    return CampaignBody(
+    body = CampaignBody(
         subject=campaign.subject,
         preheader=campaign.preheader or (post.excerpt if post is not None else ""),
         html=html,
         text=blocks_to_markdown(blocks).strip(),
         web_url=f"{settings.SITE_URL}{post.get_absolute_url()}" if post is not None else "",
+    )
+    text_shell, html_shell = _render(body, name=NAME, unsubscribe_url=UNSUBSCRIBE_URL, preferences_url=PREFERENCES_URL, test=False)
+    return replace(body, text_shell=text_shell, html_shell=html_shell)
+
+
+def _render(body: CampaignBody, *, name: str, unsubscribe_url: str, preferences_url: str, test: bool) -> tuple[str, str]:
+    context = {
+        "body": body,
+        "name": name,
+        "unsubscribe_url": unsubscribe_url,
+        "preferences_url": preferences_url,
+        "site_url": settings.SITE_URL,
+        "test": test,
+    }
+    return (
+        render_to_string("content/newsletter/email/campaign.txt", context),
+        render_to_string("content/newsletter/email/campaign.html", context),
+    )
+
+
+def _fill(shell: str, *, name: str, unsubscribe_url: str, preferences_url: str, html: bool) -> str:
+    quote_ = escape if html else str
+    return (
+        shell.replace(NAME, quote_(name or "there"))
+        .replace(UNSUBSCRIBE_URL, quote_(unsubscribe_url))
+        .replace(PREFERENCES_URL, quote_(preferences_url))
     )
 
 
@@ -104,24 +136,19 @@ def compose(
         unsubscribe_url, preferences_url = manage_urls(subscriber_id=subscriber_id, campaign_id=campaign_id)
     else:
         unsubscribe_url = preferences_url = settings.SITE_URL + reverse("newsletter_subscribe_page")
-    context = {
-        "body": body,
-        "name": name,
-        "unsubscribe_url": unsubscribe_url,
-        "preferences_url": preferences_url,
-        "site_url": settings.SITE_URL,
-        "test": test,
-    }
+    if test or not body.text_shell:
+        text, html = _render(body, name=name, unsubscribe_url=unsubscribe_url, preferences_url=preferences_url, test=test)
+    else:
+        links = {"name": name, "unsubscribe_url": unsubscribe_url, "preferences_url": preferences_url}
+        text, html = _fill(body.text_shell, html=False, **links), _fill(body.html_shell, html=True, **links)
     message = EmailMultiAlternatives(
         subject=("[Test] " if test else "") + body.subject,
-        body=render_to_string("content/newsletter/email/campaign.txt", context),
+        body=text,
         from_email=settings.NEWSLETTER_FROM_EMAIL,
         to=[email],
         headers=_headers(unsubscribe_url, campaign_id=campaign_id, subscriber_id=subscriber_id, test=test),
     )
-    message.attach_alternative(
-        render_to_string("content/newsletter/email/campaign.html", context), "text/html"
-    )
+    message.attach_alternative(html, "text/html")
     # anymail: a tag for the ESP's dashboards, and metadata its tracking webhooks hand back to us.
     message.tags = ["newsletter"]
     message.metadata = {"campaign_id": str(campaign_id), "delivery_id": str(delivery_id or "")}
