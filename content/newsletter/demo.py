@@ -9,7 +9,14 @@ from __future__ import annotations
 from django.core.mail import get_connection
 from django.utils import timezone
 
-from content.models import BlogPost, Campaign, PublicationStatus, Subscriber, SubscriberSource, SubscriberStatus
+from content.models import (
+    BlogPost,
+    Campaign,
+    PublicationStatus,
+    Subscriber,
+    SubscriberSource,
+    SubscriberStatus,
+)
 
 from . import sending
 
