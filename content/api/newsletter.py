@@ -7,6 +7,7 @@ from rest_framework import permissions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from agentwise.api.fields import StrictBooleanField
 from content.models import SubscriberSource
 
 from ..newsletter import selectors, services
@@ -20,7 +21,7 @@ class SubscribeSerializer(serializers.Serializer):
 
 
 class AccountNewsletterSerializer(serializers.Serializer):
-    subscribed = serializers.BooleanField()
+    subscribed = StrictBooleanField()
     status = serializers.CharField(
         read_only=True, help_text="pending, active, unsubscribed, bounced, complained or none."
     )
