@@ -37,7 +37,12 @@ def seed_newsletter(users: dict, staff) -> int:
     for user in users.values():
         _, created = Subscriber.objects.get_or_create(
             email=user.email.lower(),
-            defaults={"user": user, "status": SubscriberStatus.ACTIVE, "source": SubscriberSource.DEMO, "confirmed_at": now},
+            defaults={
+                "user": user,
+                "status": SubscriberStatus.ACTIVE,
+                "source": SubscriberSource.DEMO,
+                "confirmed_at": now,
+            },
         )
         added += created
     for email, status in READERS:
@@ -51,13 +56,19 @@ def seed_newsletter(users: dict, staff) -> int:
             },
         )
         added += created
-    post = BlogPost.objects.filter(status=PublicationStatus.PUBLISHED, published_at__lte=now).order_by("-published_at").first()
+    post = (
+        BlogPost.objects.filter(status=PublicationStatus.PUBLISHED, published_at__lte=now)
+        .order_by("-published_at")
+        .first()
+    )
     if post is not None and not Campaign.objects.filter(subject=DEMO_SUBJECT).exists():
         campaign = Campaign.objects.create(
             subject=DEMO_SUBJECT, preheader=post.excerpt[:200], blog_post=post, created_by=staff
         )
         sending.campaign_start(campaign_id=campaign.pk, actor=staff, fan_out=False)
         dummy = get_connection("django.core.mail.backends.dummy.EmailBackend")
-        while not sending.campaign_batch_send(campaign_id=campaign.pk, connection=dummy, follow_up=False).finished:
+        while not sending.campaign_batch_send(
+            campaign_id=campaign.pk, connection=dummy, follow_up=False
+        ).finished:
             pass
     return added

@@ -62,11 +62,15 @@ def campaign_body(campaign) -> CampaignBody:
         text=blocks_to_markdown(blocks).strip(),
         web_url=f"{settings.SITE_URL}{post.get_absolute_url()}" if post is not None else "",
     )
-    text_shell, html_shell = _render(body, name=NAME, unsubscribe_url=UNSUBSCRIBE_URL, preferences_url=PREFERENCES_URL, test=False)
+    text_shell, html_shell = _render(
+        body, name=NAME, unsubscribe_url=UNSUBSCRIBE_URL, preferences_url=PREFERENCES_URL, test=False
+    )
     return replace(body, text_shell=text_shell, html_shell=html_shell)
 
 
-def _render(body: CampaignBody, *, name: str, unsubscribe_url: str, preferences_url: str, test: bool) -> tuple[str, str]:
+def _render(
+    body: CampaignBody, *, name: str, unsubscribe_url: str, preferences_url: str, test: bool
+) -> tuple[str, str]:
     context = {
         "body": body,
         "name": name,
@@ -137,7 +141,9 @@ def compose(
     else:
         unsubscribe_url = preferences_url = settings.SITE_URL + reverse("newsletter_subscribe_page")
     if test or not body.text_shell:
-        text, html = _render(body, name=name, unsubscribe_url=unsubscribe_url, preferences_url=preferences_url, test=test)
+        text, html = _render(
+            body, name=name, unsubscribe_url=unsubscribe_url, preferences_url=preferences_url, test=test
+        )
     else:
         links = {"name": name, "unsubscribe_url": unsubscribe_url, "preferences_url": preferences_url}
         text, html = _fill(body.text_shell, html=False, **links), _fill(body.html_shell, html=True, **links)

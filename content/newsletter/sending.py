@@ -49,6 +49,7 @@ logger = logging.getLogger(__name__)
 # unacknowledged ETA tasks after the visibility timeout, and workers hold them in memory).
 ETA_LIMIT_SECONDS = 10 * 60
 ERROR_MAX_CHARS = 2000
+THROTTLE_BACKOFF_SECONDS = 5
 
 
 class Failure:
@@ -196,15 +197,15 @@ def campaign_resend_failed(*, actor, campaign: Campaign, now: datetime | None = 
             claimed_until=None,
         )
         if requeued:
+            campaign_recount(campaign_id=campaign.pk)  # exact counters to measure the error rate from
             Campaign.objects.filter(pk=campaign.pk).update(
                 status=CampaignStatus.SENDING,
                 finished_at=None,
                 paused_at=None,
                 pause_reason="",
                 heartbeat_at=now,
-                failed_count=F("failed_count") - requeued,
                 pause_baseline_sent=F("sent_count"),
-                pause_baseline_failed=F("failed_count") - requeued,
+                pause_baseline_failed=F("failed_count"),
             )
             transaction.on_commit(lambda: campaign_fan_out(campaign_id=campaign.pk))
     campaign.refresh_from_db()
@@ -340,10 +341,13 @@ def _send_chunk(
 ) -> None:
     lease_renew_at = time.monotonic() + settings.NEWSLETTER_CLAIM_SECONDS / 2
     rate = settings.NEWSLETTER_RATE_PER_SECOND
+    ours = None  # ids still claimed by this sender, once a renewal has checked
     for index, delivery in enumerate(chunk):
         if time.monotonic() >= lease_renew_at:
-            _renew(token, [d.pk for d in chunk[index:]])
+            ours = _renew(token, [d.pk for d in chunk[index:]])
             lease_renew_at = time.monotonic() + settings.NEWSLETTER_CLAIM_SECONDS / 2
+        if ours is not None and delivery.pk not in ours:
+            continue  # this sender stalled past its lease and another took the row over
         subscriber = delivery.subscriber
         if subscriber.status != SubscriberStatus.ACTIVE:
             # Unsubscribed, bounced or complained since the campaign started: not mailed.
@@ -381,7 +385,7 @@ def _send_chunk(
                 _release(
                     [delivery, *rest],
                     token,
-                    delay=_backoff(throttle_round + 1),
+                    delay=_throttle_backoff(throttle_round),
                     spend_attempt=False,
                     error=text,
                 )
@@ -395,7 +399,11 @@ def _send_chunk(
                 report.stopped = Failure.PROVIDER
                 logger.warning("Campaign %s: provider error (%s); backing off.", campaign_id, text)
                 _reset(mail)
-            delay = _backoff(throttle_round + 1 if kind == Failure.THROTTLED else delivery.attempts)
+            delay = (
+                _throttle_backoff(throttle_round)
+                if kind == Failure.THROTTLED
+                else _backoff(delivery.attempts)
+            )
             _schedule_batch(campaign_id, countdown=delay, throttle_round=throttle_round + 1)
             report.retried += len(rest) + (1 if kind == Failure.THROTTLED else 0)
             return
@@ -421,10 +429,14 @@ def _commit_without_waiting_for_disk(on: bool) -> None:
         cursor.execute("SET synchronous_commit TO off" if on else "RESET synchronous_commit")
 
 
-def _finish_row(delivery: Delivery, token, *, status: str, error: str = "", provider_message_id: str = "") -> bool:
+def _finish_row(
+    delivery: Delivery, token, *, status: str, error: str = "", provider_message_id: str = ""
+) -> bool:
     """Records the outcome if the row is still ours. One plain UPDATE per message (no ORM compile): it
     is the step that makes a crash resend at most the message in flight, so it runs for every one."""
-    now = db_connection.ops.adapt_datetimefield_value(timezone.now()) if status == DeliveryStatus.SENT else None
+    now = (
+        db_connection.ops.adapt_datetimefield_value(timezone.now()) if status == DeliveryStatus.SENT else None
+    )
     claim = Delivery._meta.get_field("claim_token").get_db_prep_value(token, db_connection)
     with db_connection.cursor() as cursor:
         cursor.execute(_FINISH_SQL, [status, error, provider_message_id, now, delivery.pk, claim])
@@ -469,11 +481,17 @@ def _release(rows: list[Delivery], token, *, delay: float, spend_attempt: bool, 
     Delivery.objects.filter(pk__in=[row.pk for row in rows], claim_token=token).update(**updates)
 
 
-def _renew(token, ids: list[int]) -> None:
+def _renew(token, ids: list[int]) -> set[int]:
+    """Extends the lease on the rows still ours and returns their ids."""
     until = timezone.now() + timedelta(seconds=settings.NEWSLETTER_CLAIM_SECONDS)
-    Delivery.objects.filter(pk__in=ids, claim_token=token, status=DeliveryStatus.SENDING).update(
-        claimed_until=until
-    )
+    rows = Delivery.objects.filter(pk__in=ids, claim_token=token, status=DeliveryStatus.SENDING)
+    rows.update(claimed_until=until)
+    return set(rows.values_list("pk", flat=True))
+
+
+def _throttle_backoff(throttle_round: int) -> float:
+    """Too fast for the provider: a short pause first (rates are per second), doubling while it lasts."""
+    return min(settings.NEWSLETTER_RETRY_MAX_SECONDS, THROTTLE_BACKOFF_SECONDS * 2**throttle_round)
 
 
 def _backoff(attempt: int) -> float:
@@ -570,7 +588,8 @@ def newsletter_tick(*, now: datetime | None = None) -> dict:
                 status=CampaignStatus.PAUSED, paused_at=now, pause_reason="; ".join(error.messages)[:500]
             )
     quiet = Campaign.objects.filter(
-        status=CampaignStatus.SENDING, heartbeat_at__lt=now - timedelta(seconds=settings.NEWSLETTER_STALL_SECONDS)
+        status=CampaignStatus.SENDING,
+        heartbeat_at__lt=now - timedelta(seconds=settings.NEWSLETTER_STALL_SECONDS),
     )
     for campaign_id in list(quiet.values_list("pk", flat=True)):
         if campaign_finish_if_done(campaign_id=campaign_id, now=now):
@@ -584,7 +603,9 @@ def newsletter_tick(*, now: datetime | None = None) -> dict:
 
 
 def _waiting(campaign_id: int):
-    return Delivery.objects.filter(campaign_id=campaign_id, status__in=[DeliveryStatus.QUEUED, DeliveryStatus.SENDING])
+    return Delivery.objects.filter(
+        campaign_id=campaign_id, status__in=[DeliveryStatus.QUEUED, DeliveryStatus.SENDING]
+    )
 
 
 def _due_queued(campaign_id: int, now: datetime):

@@ -353,3 +353,21 @@ def test_error_classification():
     assert sending.classify(AnymailAPIError("bad request", status_code=422)) == sending.Failure.PERMANENT
     assert sending.classify(AnymailRecipientsRefused("refused")) == sending.Failure.PERMANENT
     assert Response(200).status_code == 200
+
+
+def test_a_sender_that_overran_its_lease_skips_rows_another_sender_took(staff_user, settings):
+    import uuid
+
+    settings.NEWSLETTER_CLAIM_SECONDS = 0  # renew (and check) before every message
+    readers = [SubscriberFactory() for _ in range(3)]
+    campaign = CampaignFactory()
+    sending.campaign_start(campaign_id=campaign.pk, actor=staff_user, fan_out=False)
+
+    def steal_the_second(message):
+        if len(ScriptedBackend.sent) == 0:
+            Delivery.objects.filter(subscriber=readers[1]).update(claim_token=uuid.uuid4())
+
+    ScriptedBackend.script = steal_the_second
+    sending.campaign_batch_send(campaign_id=campaign.pk, follow_up=False)
+    assert readers[1].email not in _recipients()
+    assert _recipients() == Counter({readers[0].email: 1, readers[2].email: 1})
