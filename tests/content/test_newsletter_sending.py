@@ -365,7 +365,8 @@ def test_a_sender_that_overran_its_lease_skips_rows_another_sender_took(staff_us
 
     def steal_the_second(message):
         if len(ScriptedBackend.sent) == 0:
-            Delivery.objects.filter(subscriber=readers[1]).update(claim_token=uuid.uuid4())
+            other_sender_lease = timezone.now() + timedelta(minutes=5)
+            Delivery.objects.filter(subscriber=readers[1]).update(claim_token=uuid.uuid4(), claimed_until=other_sender_lease)
 
     ScriptedBackend.script = steal_the_second
     sending.campaign_batch_send(campaign_id=campaign.pk, follow_up=False)
