@@ -103,7 +103,7 @@ def email_send(*, outbound_id: int, now: datetime | None = None) -> str:
         status=OutboundEmailStatus.SENT,
         sent_at=timezone.now(),
         next_attempt_at=None,
-        provider_message_id=_provider_message_id(message),
+        provider_message_id=provider_message_id(message),
         text_body="",
         html_body="",
     )
@@ -204,7 +204,7 @@ def _message_from(outbound: OutboundEmail) -> EmailMessage:
     return message
 
 
-def _provider_message_id(message: EmailMessage) -> str:
+def provider_message_id(message: EmailMessage) -> str:
     """The ESP's id from anymail (one per recipient when they differ); SMTP gives none."""
     status = getattr(message, "anymail_status", None)
     message_id = getattr(status, "message_id", None)

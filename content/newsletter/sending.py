@@ -38,6 +38,7 @@ from django.utils import timezone
 
 from agentwise import ratelimits
 from agentwise.access import require
+from agentwise.mail import provider_message_id
 from content.models import Campaign, CampaignStatus, Delivery, DeliveryStatus, SubscriberStatus
 
 from . import messages, selectors
@@ -407,7 +408,7 @@ def _send_chunk(
             _schedule_batch(campaign_id, countdown=delay, throttle_round=throttle_round + 1)
             report.retried += len(rest) + (1 if kind == Failure.THROTTLED else 0)
             return
-        provider_id = _provider_message_id(message)
+        provider_id = provider_message_id(message)
         if not _finish_row(delivery, token, status=DeliveryStatus.SENT, provider_message_id=provider_id):
             logger.warning(
                 "Delivery %s was sent after its claim expired; it may have gone out twice.", delivery.pk
@@ -506,16 +507,6 @@ def _reset(mail) -> None:
         mail.close()
     except Exception:  # noqa: BLE001
         logger.debug("Closing a broken email connection failed.", exc_info=True)
-
-
-def _provider_message_id(message) -> str:
-    status = getattr(message, "anymail_status", None)
-    message_id = getattr(status, "message_id", None)
-    if message_id is None:
-        return ""
-    if isinstance(message_id, set):
-        message_id = ",".join(sorted(str(one) for one in message_id))
-    return str(message_id)[:255]
 
 
 # --- Finishing, pausing, the beat ------------------------------------------------------------------

@@ -13,14 +13,6 @@ pytestmark = pytest.mark.django_db
 BODY = [{"type": "paragraph", "text": "First version."}]
 
 
-@pytest.fixture
-def admin_client(client, staff_user):
-    staff_user.is_superuser = True
-    staff_user.save()
-    client.force_login(staff_user)
-    return client
-
-
 def _form(**overrides):
     data = {
         "title": "Cutting token costs",

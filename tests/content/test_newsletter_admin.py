@@ -15,14 +15,6 @@ from tests.mailbackends import ScriptedBackend
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def admin_client(client, staff_user):
-    staff_user.is_superuser = True
-    staff_user.save()
-    client.force_login(staff_user)
-    return client
-
-
 @pytest.fixture(autouse=True)
 def scripted(settings):
     settings.EMAIL_BACKEND = "tests.mailbackends.ScriptedBackend"
