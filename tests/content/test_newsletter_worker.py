@@ -83,6 +83,13 @@ def test_a_worker_killed_mid_campaign_leaves_nobody_mailed_twice_or_skipped(tmp_
 
     recipients = Counter(rcpt for envelope in handler.envelopes for rcpt in envelope.rcpt_tos)
     assert recipients == Counter({subscriber.email: 1 for subscriber in active})
+    # As an SMTP server receives them: both parts, the unsubscribe headers, one Message-ID per subscriber.
+    received = handler.messages[0]
+    assert received.get_content_type() == "multipart/alternative"
+    assert [part.get_content_type() for part in received.iter_parts()] == ["text/plain", "text/html"]
+    assert received["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert "/newsletter/unsubscribe/" in received["List-Unsubscribe"] and "mailto:" in received["List-Unsubscribe"]
+    assert len({message["Message-ID"] for message in handler.messages}) == 60
     campaign.refresh_from_db()
     assert (campaign.sent_count, campaign.failed_count, campaign.total_count) == (60, 0, 60)
     assert set(Delivery.objects.filter(campaign=campaign).values_list("status", flat=True)) == {DeliveryStatus.SENT}
