@@ -307,7 +307,8 @@ class ForumPostListView(generics.ListCreateAPIView):
 
     @extend_schema(summary="Forum topics you can see, pinned first", parameters=FORUM_LIST_PARAMETERS)
     def get(self, request, *args, **kwargs):
-        filters = ForumPostFilterSerializer(data=request.query_params)
+        # A plain dict: from a QueryDict, DRF would read an empty optional value (``?tag=``) as absent.
+        filters = ForumPostFilterSerializer(data=request.query_params.dict())
         filters.is_valid(raise_exception=True)
         queryset = selectors.forum_post_list(
             user=request.user, channel_id=filters.validated_data.get("channel"),

@@ -171,6 +171,8 @@ def test_list_filters_by_channel_and_tag(people, forums):
     assert client.get("/api/forum/posts/?channel=nope").status_code == 400
     assert client.get("/api/forum/posts/?tag=no%20spaces").status_code == 400
     assert client.get("/api/forum/posts/?order=random").status_code == 400
+    assert client.get("/api/forum/posts/?tag=").status_code == 400
+    assert client.get("/api/forum/posts/?channel=").status_code == 400
 
 
 def test_list_orderings_with_pinned_first(people, forums, django_capture_on_commit_callbacks):
