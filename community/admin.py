@@ -175,6 +175,9 @@ class ForumPostAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
         return False  # topics are opened by members through the API
 
+    def has_delete_permission(self, request, obj=None):
+        return False  # authors and staff delete through the API (``forum_post_delete``), not around it
+
     def save_model(self, request, obj, form, change):
         data = {field: form.cleaned_data[field] for field in ("title", "content") if field in form.changed_data}
         if data:

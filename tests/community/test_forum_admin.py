@@ -57,3 +57,7 @@ def test_admin_pages_render(admin_client, topic):
     services.forum_reply_create(actor=UserFactory(), post=topic, content="hi")
     for url in ("/admin/community/forumpost/", f"/admin/community/forumpost/{topic.pk}/change/", "/admin/community/forumreply/"):
         assert admin_client.get(url).status_code == 200
+
+
+def test_the_admin_does_not_delete_topics_around_the_service(admin_client, topic):
+    assert admin_client.get(f"/admin/community/forumpost/{topic.pk}/delete/").status_code == 403
