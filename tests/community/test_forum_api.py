@@ -414,3 +414,22 @@ def test_reactions_in_a_private_forum_are_404_to_outsiders(people, forums):
     assert as_user(people["other"]).post(f"/api/forum/posts/{post.pk}/reactions/", {"emoji": "👍"}).status_code == 404
     assert as_user(people["other"]).post(f"/api/forum/replies/{reply.pk}/reactions/", {"emoji": "👍"}).status_code == 404
     assert as_user(people["member"]).post(f"/api/forum/replies/{reply.pk}/reactions/", {"emoji": "👍"}).status_code == 200
+
+
+def test_the_tag_filter_follows_edited_tags(people, forums):
+    post = topic(people["author"], forums["public"], tags=["old"])
+    client = as_user(people["author"])
+    client.patch(f"/api/forum/posts/{post.pk}/", {"tags": ["New", "other"]}, format="json")
+    assert [r["id"] for r in client.get("/api/forum/posts/?tag=new").json()["results"]] == [str(post.pk)]
+    assert client.get("/api/forum/posts/?tag=old").json()["results"] == []
+    client.patch(f"/api/forum/posts/{post.pk}/", {"tags": []}, format="json")
+    assert client.get("/api/forum/posts/?tag=new").json()["results"] == []
+
+
+def test_unlocking_a_topic_takes_replies_again(people, forums):
+    post = topic(people["author"], forums["public"])
+    staff = as_user(people["staff"])
+    staff.patch(f"/api/forum/posts/{post.pk}/", {"is_locked": True}, format="json")
+    assert as_user(people["other"]).post(f"/api/forum/posts/{post.pk}/replies/", {"content": "x"}).status_code == 403
+    staff.patch(f"/api/forum/posts/{post.pk}/", {"is_locked": False}, format="json")
+    assert as_user(people["other"]).post(f"/api/forum/posts/{post.pk}/replies/", {"content": "x"}).status_code == 201
