@@ -8,7 +8,17 @@ from django.contrib import admin, messages
 from django.utils import timezone
 
 from . import services
-from .models import Attachment, Channel, ChannelMember, Message, MessageEdit, Reaction
+from .models import (
+    Attachment,
+    Channel,
+    ChannelMember,
+    ForumPost,
+    ForumPostEdit,
+    ForumReply,
+    Message,
+    MessageEdit,
+    Reaction,
+)
 
 
 class MemberInline(admin.TabularInline):
@@ -134,3 +144,96 @@ class AttachmentAdmin(admin.ModelAdmin):
     list_display = ["name", "uploader", "content_type", "size", "message", "created_at"]
     raw_id_fields = ["uploader", "message"]
     list_select_related = ["uploader"]
+
+
+class ForumPostEditInline(admin.TabularInline):
+    model = ForumPostEdit
+    extra = 0
+    can_delete = False
+    readonly_fields = ["title", "content", "edited_by", "edited_at"]
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(ForumPost)
+class ForumPostAdmin(admin.ModelAdmin):
+    """Title and text are editable, and saving them is ``forum_post_update`` (the old text goes to the
+    history below); pinning and locking are actions calling the same service."""
+
+    list_display = ["title", "channel", "author", "is_pinned", "is_locked", "reply_count", "view_count", "last_reply_at", "created_at"]
+    list_filter = ["is_pinned", "is_locked", "channel", "created_at"]
+    search_fields = ["title", "content", "author__username"]
+    list_select_related = ["channel", "author"]
+    fields = ["channel", "author", "title", "content", "tags", "is_pinned", "is_locked", "reply_count", "last_reply_at",
+              "view_count", "created_at", "edited_at", "updated_at"]
+    readonly_fields = ["channel", "author", "tags", "is_pinned", "is_locked", "reply_count", "last_reply_at",
+                       "view_count", "created_at", "edited_at", "updated_at"]
+    inlines = [ForumPostEditInline]
+    actions = ["pin", "unpin", "lock", "unlock"]
+
+    def has_add_permission(self, request):
+        return False  # topics are opened by members through the API
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # authors and staff delete through the API (``forum_post_delete``), not around it
+
+    def save_model(self, request, obj, form, change):
+        data = {field: form.cleaned_data[field] for field in ("title", "content") if field in form.changed_data}
+        if data:
+            services.forum_post_update(actor=request.user, post=ForumPost.objects.select_related("channel").get(pk=obj.pk), data=data)
+
+    def save_related(self, request, form, formsets, change):
+        for formset in formsets:  # the edit history inline is read-only: nothing to save, nothing to report
+            formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
+
+    def _moderate(self, request, queryset, field: str, value: bool, verb: str):
+        for post in queryset.select_related("channel"):
+            services.forum_post_update(actor=request.user, post=post, data={field: value})
+        self.message_user(request, f"{verb} {queryset.count()} topics.", messages.SUCCESS)
+
+    @admin.action(description="Pin selected topics")
+    def pin(self, request, queryset):
+        self._moderate(request, queryset, "is_pinned", True, "Pinned")
+
+    @admin.action(description="Unpin selected topics")
+    def unpin(self, request, queryset):
+        self._moderate(request, queryset, "is_pinned", False, "Unpinned")
+
+    @admin.action(description="Lock selected topics (no new replies)")
+    def lock(self, request, queryset):
+        self._moderate(request, queryset, "is_locked", True, "Locked")
+
+    @admin.action(description="Unlock selected topics")
+    def unlock(self, request, queryset):
+        self._moderate(request, queryset, "is_locked", False, "Unlocked")
+
+
+@admin.register(ForumReply)
+class ForumReplyAdmin(admin.ModelAdmin):
+    """Replies are moderated by soft delete, through ``forum_reply_delete`` (counters recounted)."""
+
+    list_display = ["short", "post", "author", "is_solution", "created_at", "edited_at", "deleted_at"]
+    list_filter = ["is_solution", "created_at", ("deleted_at", admin.EmptyFieldListFilter)]
+    search_fields = ["content", "author__username"]
+    list_select_related = ["post", "author"]
+    readonly_fields = ["post", "author", "content", "is_solution", "created_at", "edited_at", "deleted_at"]
+    actions = ["soft_delete"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # soft delete only; see the action
+
+    @admin.display(description="Reply")
+    def short(self, obj):
+        return (obj.content[:80] + "…") if len(obj.content) > 80 else obj.content
+
+    @admin.action(description="Delete selected replies (kept as tombstones)")
+    def soft_delete(self, request, queryset):
+        count = 0
+        for reply in queryset.filter(deleted_at__isnull=True).select_related("post", "post__channel"):
+            services.forum_reply_delete(actor=request.user, reply=reply)
+            count += 1
+        self.message_user(request, f"Deleted {count} replies.", messages.SUCCESS)

@@ -116,3 +116,52 @@ def reaction_updated(message: Message, *, emoji: str, count: int, user_id, added
             "added": added,
         },
     )
+
+
+def forum_post_payload(post, *, reactions: dict | None = None) -> dict:
+    """The one shape of a forum topic (REST now; the ``forum:*`` frames later). ``post`` comes from
+    ``selectors`` with ``last_activity_at``, ``reaction_total`` and ``solution_id`` annotated."""
+    from content.blocks import render_markdown
+
+    solution_id = getattr(post, "solution_id", None)
+    last_activity = getattr(post, "last_activity_at", None) or post.last_reply_at or post.created_at
+    return {
+        "id": str(post.id),
+        "channel": str(post.channel_id),
+        "author": author_payload(post.author),
+        "title": post.title,
+        "content": post.content,
+        "content_html": render_markdown(post.content),
+        "tags": list(post.tags),
+        "is_pinned": post.is_pinned,
+        "is_locked": post.is_locked,
+        "is_solved": solution_id is not None,
+        "solution": str(solution_id) if solution_id else None,
+        "view_count": post.view_count,
+        "reply_count": post.reply_count,
+        "reaction_count": getattr(post, "reaction_total", 0),
+        "reactions": reactions or {},
+        "last_reply_at": post.last_reply_at.isoformat() if post.last_reply_at else None,
+        "last_activity_at": last_activity.isoformat(),
+        "created_at": post.created_at.isoformat(),
+        "edited_at": post.edited_at.isoformat() if post.edited_at else None,
+    }
+
+
+def forum_reply_payload(reply, *, reactions: dict | None = None) -> dict:
+    """The one shape of a forum reply; a deleted one is a tombstone with no content."""
+    from content.blocks import render_markdown
+
+    deleted = reply.deleted_at is not None
+    return {
+        "id": str(reply.id),
+        "post": str(reply.post_id),
+        "author": author_payload(reply.author),
+        "content": "" if deleted else reply.content,
+        "content_html": "" if deleted else render_markdown(reply.content),
+        "is_solution": reply.is_solution,
+        "reactions": {} if deleted else (reactions or {}),
+        "created_at": reply.created_at.isoformat(),
+        "edited_at": reply.edited_at.isoformat() if reply.edited_at else None,
+        "deleted": deleted,
+    }

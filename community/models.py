@@ -1,4 +1,4 @@
-"""Community: channels, members, messages (threads, edits, soft delete), reactions, attachments, read markers."""
+"""Community: channels, members, messages (threads, edits, soft delete), reactions, attachments, read markers; forum topics and replies."""
 
 from __future__ import annotations
 
@@ -229,3 +229,145 @@ class ReadMarker(models.Model):
     def __str__(self) -> str:
         where = f"thread {self.thread_id}" if self.thread_id else f"channel {self.channel_id}"
         return f"{self.user_id} read {where} up to {self.last_read_seq}"
+
+
+# --- Forum -------------------------------------------------------------------------------------
+# Topics (posts) and replies living in channels of type ``forum``, under the same visibility rules
+# as chat. Vocabulary defined once here; services, serializers and the schema derive from it.
+
+MAX_FORUM_TITLE_CHARS = 255
+MAX_FORUM_CONTENT_CHARS = 20000
+MAX_FORUM_TAGS = 5
+MAX_FORUM_TAG_CHARS = 32
+# What a client may send (any case); stored lower-case. No lookahead: the schema states this pattern.
+FORUM_TAG_PATTERN = r"^[A-Za-z0-9]+(?:-[A-Za-z0-9]+)*$"
+
+
+class ForumPost(models.Model):
+    """A forum topic. ``reply_count``/``last_reply_at``/``view_count`` are kept by services with
+    single-statement updates under the post's row lock, never read-modify-write."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="forum_posts")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="forum_posts")
+    title = models.CharField(max_length=MAX_FORUM_TITLE_CHARS)
+    content = models.TextField(max_length=MAX_FORUM_CONTENT_CHARS)
+    tags = models.JSONField(default=list, blank=True, help_text="Lower-case slugs; mirrored in ForumPostTag for filtering.")
+    is_pinned = models.BooleanField(default=False)
+    is_locked = models.BooleanField(default=False, help_text="Takes no new replies.")
+    view_count = models.PositiveIntegerField(default=0)
+    reply_count = models.PositiveIntegerField(default=0, help_text="Live (not deleted) replies.")
+    last_reply_at = models.DateTimeField(null=True, blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
+    edited_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        db_table = "forum_posts"
+        ordering = ["-is_pinned", "-created_at"]
+        indexes = [
+            models.Index(fields=["channel", "-is_pinned", "-created_at"], name="forum_post_channel_new"),
+            models.Index(fields=["-is_pinned", "-created_at"], name="forum_post_new"),
+            models.Index(fields=["author", "created_at"], name="forum_post_author"),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class ForumPostTag(models.Model):
+    """One row per tag of a post: what the tag filter (and a tags page) query, on SQLite too,
+    where a JSON list cannot be searched by element. Written only with ``ForumPost.tags``."""
+
+    post = models.ForeignKey(ForumPost, on_delete=models.CASCADE, related_name="tag_rows")
+    tag = models.CharField(max_length=MAX_FORUM_TAG_CHARS)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["post", "tag"], name="forum_post_tag_unique")]
+        indexes = [models.Index(fields=["tag", "post"], name="forum_post_tag_tag")]
+
+    def __str__(self) -> str:
+        return self.tag
+
+
+class ForumPostEdit(models.Model):
+    """The title and text a post had before an edit; readers can see the history."""
+
+    post = models.ForeignKey(ForumPost, on_delete=models.CASCADE, related_name="edits")
+    title = models.CharField(max_length=MAX_FORUM_TITLE_CHARS)
+    content = models.TextField()
+    edited_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    edited_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["edited_at"]
+
+    def __str__(self) -> str:
+        return f"edit of {self.post_id} at {self.edited_at:%Y-%m-%d %H:%M}"
+
+
+class ForumReply(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    post = models.ForeignKey(ForumPost, on_delete=models.CASCADE, related_name="replies")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="forum_replies")
+    content = models.TextField(max_length=MAX_FORUM_CONTENT_CHARS)
+    is_solution = models.BooleanField(default=False)
+    edited_at = models.DateTimeField(null=True, blank=True)
+    deleted_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        db_table = "forum_replies"
+        ordering = ["created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["post"], condition=models.Q(is_solution=True), name="forum_reply_one_solution",
+                violation_error_message="This topic already has a solution.",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(is_solution=False) | models.Q(deleted_at__isnull=True),
+                name="forum_reply_solution_live",
+            ),
+        ]
+        indexes = [models.Index(fields=["post", "created_at"], name="forum_reply_post_created")]
+
+    def __str__(self) -> str:
+        return f"reply {self.id} to {self.post_id}"
+
+    @property
+    def is_deleted(self) -> bool:
+        return self.deleted_at is not None
+
+
+class ForumReaction(models.Model):
+    """One row per (post or reply, user, emoji), as chat's Reaction: concurrent toggles never lose or double one."""
+
+    post = models.ForeignKey(ForumPost, null=True, blank=True, on_delete=models.CASCADE, related_name="reaction_rows")
+    reply = models.ForeignKey(ForumReply, null=True, blank=True, on_delete=models.CASCADE, related_name="reaction_rows")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    emoji = models.CharField(max_length=32)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=(models.Q(post__isnull=False, reply__isnull=True) | models.Q(post__isnull=True, reply__isnull=False)),
+                name="forum_reaction_one_target",
+            ),
+            models.UniqueConstraint(
+                fields=["post", "user", "emoji"], condition=models.Q(reply__isnull=True), name="forum_reaction_post_unique",
+                violation_error_message="You already reacted with this emoji.",
+            ),
+            models.UniqueConstraint(
+                fields=["reply", "user", "emoji"], condition=models.Q(post__isnull=True), name="forum_reaction_reply_unique",
+                violation_error_message="You already reacted with this emoji.",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["post", "emoji"], name="forum_reaction_post"),
+            models.Index(fields=["reply", "emoji"], name="forum_reaction_reply"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.emoji} by {self.user_id} on {self.post_id or self.reply_id}"

@@ -2,7 +2,8 @@
 
 Authenticated users read public channels; private channels only their members (others: 404);
 posting as yourself only; locked or read-only channels: staff only; archived channels: nobody posts;
-edit/delete your own message (staff: any). Asked through ``agentwise.access.can`` / ``require``, and
+edit/delete your own message (staff: any). Forum topics and replies follow their channel's rules: see
+the forum section below. Asked through ``agentwise.access.can`` / ``require``, and
 sent to clients as ``can_*`` flags computed here, so no page or script re-derives a rule.
 """
 
@@ -71,6 +72,83 @@ def message_channel_not_archived(user, message) -> bool:
     return message is not None and message.channel.state != ChannelState.ARCHIVED
 
 
+# --- Forum: the same channel rules, applied through the topic's channel ---------------------------
+
+
+@rules.predicate
+def can_see_forum_post(user, post) -> bool:
+    return post is not None and can_see_channel(user, post.channel)
+
+
+@rules.predicate
+def forum_post_channel_accepts_posts(user, post) -> bool:
+    return post is not None and channel_accepts_posts(user, post.channel)
+
+
+@rules.predicate
+def forum_post_channel_not_archived(user, post) -> bool:
+    return post is not None and post.channel.state != ChannelState.ARCHIVED
+
+
+@rules.predicate
+def forum_post_is_open(user, post) -> bool:
+    return post is not None and not post.is_locked
+
+
+@rules.predicate
+def is_forum_author(user, obj) -> bool:
+    """The author of a forum post or reply."""
+    return obj is not None and user.is_authenticated and obj.author_id == user.pk
+
+
+@rules.predicate
+def can_see_forum_reply(user, reply) -> bool:
+    return reply is not None and can_see_forum_post(user, reply.post)
+
+
+@rules.predicate
+def forum_reply_is_live(user, reply) -> bool:
+    return reply is not None and reply.deleted_at is None
+
+
+@rules.predicate
+def forum_reply_channel_not_archived(user, reply) -> bool:
+    return reply is not None and forum_post_channel_not_archived(user, reply.post)
+
+
+@rules.predicate
+def is_forum_post_author_of_reply(user, reply) -> bool:
+    """The author of the topic a reply answers: the one who chooses its solution."""
+    return reply is not None and is_forum_author(user, reply.post)
+
+
+add_rules(
+    {
+        "community.view_forum_post": can_see_forum_post,
+        # Who may reply is who may post in the channel (locked or read-only channels: staff), and only while
+        # the topic itself is not locked (``forum_reply_create`` says which one refused).
+        "community.reply_forum_post": can_see_forum_post & forum_post_channel_accepts_posts & forum_post_is_open,
+        "community.change_forum_post": (
+            can_see_forum_post & forum_post_channel_not_archived & (is_forum_author | rules.is_staff)
+        ),
+        "community.delete_forum_post": can_see_forum_post & (is_forum_author | rules.is_staff),
+        "community.moderate_forum_post": can_see_forum_post & rules.is_staff,  # pin, lock
+        "community.react_forum_post": can_see_forum_post & forum_post_channel_not_archived,
+        "community.view_forum_reply": can_see_forum_reply,  # deleted ones too, as a tombstone in lists
+        "community.read_forum_reply": can_see_forum_reply & forum_reply_is_live,
+        "community.change_forum_reply": (
+            can_see_forum_reply & forum_reply_is_live & forum_reply_channel_not_archived & (is_forum_author | rules.is_staff)
+        ),
+        "community.delete_forum_reply": can_see_forum_reply & forum_reply_is_live & (is_forum_author | rules.is_staff),
+        "community.mark_forum_solution": (
+            can_see_forum_reply & forum_reply_is_live & forum_reply_channel_not_archived
+            & (is_forum_post_author_of_reply | rules.is_staff)
+        ),
+        "community.react_forum_reply": can_see_forum_reply & forum_reply_is_live & forum_reply_channel_not_archived,
+    }
+)
+
+
 add_rules(
     {
         "community.view_channel": can_see_channel,
@@ -113,4 +191,23 @@ def message_capabilities(user, message) -> dict:
         "can_edit": can(user, "community.change_message", message),
         "can_delete": can(user, "community.delete_message", message),
         "can_react": can(user, "community.react_message", message),
+    }
+
+
+def forum_post_capabilities(user, post) -> dict:
+    return {
+        "can_reply": can(user, "community.reply_forum_post", post),
+        "can_edit": can(user, "community.change_forum_post", post),
+        "can_delete": can(user, "community.delete_forum_post", post),
+        "can_react": can(user, "community.react_forum_post", post),
+        "can_moderate": can(user, "community.moderate_forum_post", post),
+    }
+
+
+def forum_reply_capabilities(user, reply) -> dict:
+    return {
+        "can_edit": can(user, "community.change_forum_reply", reply),
+        "can_delete": can(user, "community.delete_forum_reply", reply),
+        "can_react": can(user, "community.react_forum_reply", reply),
+        "can_mark_solution": can(user, "community.mark_forum_solution", reply),
     }

@@ -1,8 +1,8 @@
-"""Reads for the community: visible channels with unread counts, history pages, threads, reactions."""
+"""Reads for the community: visible channels with unread counts, history pages, threads, reactions; forum topics and replies."""
 
 from __future__ import annotations
 
-from django.db.models import CharField, Count, Exists, IntegerField, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models import CharField, Count, Exists, F, IntegerField, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 
 from agentwise.access import can, get_visible
@@ -13,6 +13,12 @@ from .models import (
     Channel,
     ChannelMember,
     ChannelState,
+    ChannelType,
+    ForumPost,
+    ForumPostEdit,
+    ForumPostTag,
+    ForumReaction,
+    ForumReply,
     Message,
     MessageEdit,
     Reaction,
@@ -203,3 +209,123 @@ def channels_lost(*, joins) -> list[set[str]]:
             if user is None or str(channel_id) not in channels or not can(user, "community.view_channel", channels[str(channel_id)])
         })
     return lost
+
+
+# --- Forum ---------------------------------------------------------------------------------------
+
+FORUM_ORDERINGS = {
+    "activity": "Latest activity first (the newest reply, or the topic's creation when it has none).",
+    "newest": "Newest topics first.",
+    "top": "Most reactions plus views first.",
+    "unanswered": "Topics with no reply yet, newest first.",
+    "solved": "Topics with a solution, latest activity first.",
+}
+
+
+def _forum_posts_annotated(queryset) -> QuerySet[ForumPost]:
+    """Each topic with ``last_activity_at``, ``reaction_total`` and ``solution_id``, so a page of them
+    costs no query per topic."""
+    reactions = (
+        ForumReaction.objects.filter(post=OuterRef("pk")).order_by().values("post").annotate(n=Count("pk")).values("n")
+    )
+    solution = ForumReply.objects.filter(post=OuterRef("pk"), is_solution=True).values("pk")[:1]
+    return queryset.select_related("channel", "author", "author__profile").annotate(
+        last_activity_at=Coalesce("last_reply_at", "created_at"),
+        reaction_total=Coalesce(Subquery(reactions), Value(0), output_field=IntegerField()),
+        solution_id=Subquery(solution),
+    )
+
+
+def forum_post_list(*, user, channel_id=None, tag: str | None = None, order: str = "activity") -> QuerySet[ForumPost]:
+    """Topics in forum channels the user can see, pinned first, then in the chosen order.
+
+    An unknown or invisible ``channel_id`` gives an empty list (it does not reveal the channel).
+    """
+    channels = _channels_visible_to(user).filter(type=ChannelType.FORUM)
+    queryset = _forum_posts_annotated(ForumPost.objects.filter(channel__in=channels.values("pk")))
+    if channel_id is not None:
+        queryset = queryset.filter(channel_id=channel_id)
+    if tag is not None:
+        queryset = queryset.filter(pk__in=ForumPostTag.objects.filter(tag=tag.lower()).values("post_id"))
+    if order == "unanswered":
+        queryset = queryset.filter(reply_count=0)
+    elif order == "solved":
+        queryset = queryset.filter(solution_id__isnull=False)
+    by = {
+        "activity": ["-last_activity_at"],
+        "newest": ["-created_at"],
+        "top": [F("reaction_total") + F("view_count")],
+        "unanswered": ["-created_at"],
+        "solved": ["-last_activity_at"],
+    }[order]
+    if order == "top":
+        by = [by[0].desc(), "-last_activity_at"]
+    return queryset.order_by("-is_pinned", *by, "-pk")
+
+
+def forum_post_get_visible(*, user, post_id) -> ForumPost:
+    """Raises NotFound for unknown and invisible alike (a private forum's topics do not leak)."""
+    post = get_visible(_forum_posts_annotated(ForumPost.objects.all()), pk=post_id)
+    if not can(user, "community.view_forum_post", post):
+        raise NotFound()
+    return post
+
+
+def forum_reply_get_visible(*, user, reply_id, deleted_ok: bool = False) -> ForumReply:
+    """A reply the user can see; a deleted one only as a tombstone (``deleted_ok``)."""
+    reply = get_visible(ForumReply.objects.select_related("post", "post__channel", "author", "author__profile"), pk=reply_id)
+    if not can(user, "community.view_forum_reply" if deleted_ok else "community.read_forum_reply", reply):
+        raise NotFound()
+    return reply
+
+
+def forum_replies(*, post: ForumPost) -> QuerySet[ForumReply]:
+    """A topic's replies, oldest first, deleted ones included (shown as tombstones)."""
+    return ForumReply.objects.filter(post=post).select_related("author", "author__profile").order_by("created_at", "pk")
+
+
+def forum_reaction_summaries(*, viewer, posts=(), replies=()) -> dict:
+    """``{id: {emoji: {"count": n, "me": bool}}}`` for topics and replies, in at most one query each."""
+    summaries: dict = {}
+    for field, objects in (("post_id", posts), ("reply_id", replies)):
+        ids = [o.pk for o in objects]
+        summaries.update({pk: {} for pk in ids})
+        if not ids:
+            continue
+        rows = (
+            ForumReaction.objects.filter(**{f"{field}__in": ids})
+            .values(field, "emoji")
+            .annotate(count=Count("pk"), mine=Count("pk", filter=Q(user=viewer)))
+            .order_by(field, "emoji")
+        )
+        for row in rows:
+            summaries[row[field]][row["emoji"]] = {"count": row["count"], "me": bool(row["mine"])}
+    return summaries
+
+
+def forum_channels_prefill_membership(*, user, channels) -> None:
+    """Answers the viewer's membership of these channels in one query, so checking rules on a page of
+    topics from several private forums costs no query per forum."""
+    from .permissions import prefill_membership
+
+    private = [c for c in channels if c.is_private]
+    if not private or not user.is_authenticated:
+        return
+    member_of = set(ChannelMember.objects.filter(user=user, channel__in=[c.pk for c in private]).values_list("channel_id", flat=True))
+    for channel in private:
+        prefill_membership(channel, {user.pk: channel.pk in member_of})
+
+
+def forum_post_edit_history(*, post: ForumPost) -> QuerySet[ForumPostEdit]:
+    return post.edits.select_related("edited_by").order_by("edited_at", "pk")
+
+
+def forum_channel_for_new_post(*, user, channel_id) -> Channel:
+    """The channel a new topic names in its body: unknown and invisible alike are a field error on
+    ``channel`` (a body field, not the URL), worded so a private forum does not leak."""
+    from django.core.exceptions import ValidationError
+
+    try:
+        return channel_get_visible(user=user, channel_id=channel_id)
+    except NotFound:
+        raise ValidationError({"channel": "No forum channel you can see has this id."}) from None

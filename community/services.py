@@ -11,12 +11,13 @@ import re
 from datetime import timedelta
 
 from django.conf import settings
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, Max
 from django.utils import timezone
 
-from agentwise.access import require
+from agentwise.access import can, require
 from agentwise.errors import Refusal
 from agentwise.ratelimits import rate_limit_hit
 
@@ -24,12 +25,23 @@ from . import events
 from .models import (
     ATTACHMENT_EXTENSIONS,
     EMOJI_PATTERN,
+    FORUM_TAG_PATTERN,
     MAX_EMOJI_CHARS,
+    MAX_FORUM_CONTENT_CHARS,
+    MAX_FORUM_TAG_CHARS,
+    MAX_FORUM_TAGS,
+    MAX_FORUM_TITLE_CHARS,
     MAX_MESSAGE_CHARS,
     Attachment,
     Channel,
     ChannelMember,
+    ChannelType,
     ContentType,
+    ForumPost,
+    ForumPostEdit,
+    ForumPostTag,
+    ForumReaction,
+    ForumReply,
     Message,
     MessageEdit,
     Reaction,
@@ -370,3 +382,235 @@ def typing_broadcast_allowed(*, actor, channel_id) -> bool:
     except Refusal:
         return False
     return True
+
+
+# --- Forum ---------------------------------------------------------------------------------------
+
+FORUM_TAG_RE = re.compile(FORUM_TAG_PATTERN)
+FORUM_VIEW_WINDOW_SECONDS = 3600
+TOPIC_LOCKED_MESSAGE = "This topic is locked: it takes no new replies."
+
+
+def _clean_forum_text(value, *, field: str, limit: int, empty: str) -> str:
+    if not isinstance(value, str):
+        raise ValidationError({field: "Must be a string."})
+    value = value.replace("\x00", "").strip()
+    if not value:
+        raise ValidationError({field: empty})
+    if len(value) > limit:
+        raise ValidationError({field: f"At most {limit:,} characters (this one has {len(value):,})."})
+    return value
+
+
+def forum_tags_clean(tags) -> list[str]:
+    """Lower-case slugs, each once, in the order given; at most MAX_FORUM_TAGS."""
+    if tags is None:
+        return []
+    if not isinstance(tags, list | tuple):
+        raise ValidationError({"tags": "A list of tags."})
+    cleaned: list[str] = []
+    for tag in tags:
+        if not isinstance(tag, str) or len(tag) > MAX_FORUM_TAG_CHARS or not FORUM_TAG_RE.fullmatch(tag):
+            raise ValidationError({"tags": f"Tags are letters, digits and single hyphens, up to {MAX_FORUM_TAG_CHARS} characters."})
+        tag = tag.lower()
+        if tag not in cleaned:
+            cleaned.append(tag)
+    if len(cleaned) > MAX_FORUM_TAGS:
+        raise ValidationError({"tags": f"At most {MAX_FORUM_TAGS} tags."})
+    return cleaned
+
+
+def _forum_tags_save(post: ForumPost, tags: list[str]) -> None:
+    """The tag rows follow ``post.tags``; call inside the transaction that saves the post."""
+    ForumPostTag.objects.filter(post=post).exclude(tag__in=tags).delete()
+    existing = set(ForumPostTag.objects.filter(post=post).values_list("tag", flat=True))
+    ForumPostTag.objects.bulk_create([ForumPostTag(post=post, tag=tag) for tag in tags if tag not in existing])
+
+
+def forum_post_create(*, actor, channel: Channel, title: str, content: str, tags=()) -> ForumPost:
+    """Opens a topic in a forum channel; who may is who may post a chat message there."""
+    require(actor, "community.post_message", channel, hidden_unless="community.view_channel",
+            message="Only staff can post in this forum." if channel.is_locked else "This forum does not accept posts.")
+    if channel.type != ChannelType.FORUM:
+        raise ValidationError({"channel": "Not a forum channel: topics live in channels of type forum."})
+    title = _clean_forum_text(title, field="title", limit=MAX_FORUM_TITLE_CHARS, empty="A topic needs a title.")
+    content = _clean_forum_text(content, field="content", limit=MAX_FORUM_CONTENT_CHARS, empty="A topic cannot be empty.")
+    tags = forum_tags_clean(list(tags))
+    post_rate_check(actor)
+    with transaction.atomic():
+        post = ForumPost.objects.create(channel=channel, author=actor, title=title, content=content, tags=tags)
+        _forum_tags_save(post, tags)
+    return post
+
+
+def _forum_post_locked(actor, rule: str, post: ForumPost, *, refused: str) -> ForumPost:
+    """Checks the rule, re-reads the post under a row lock and checks again (a concurrent change may
+    have changed what the rule sees). Call inside a transaction."""
+    require(actor, rule, post, hidden_unless="community.view_forum_post", message=refused)
+    post = ForumPost.objects.select_for_update(of=("self",)).select_related("channel", "author", "author__profile").get(pk=post.pk)
+    require(actor, rule, post, hidden_unless="community.view_forum_post", message=refused)
+    return post
+
+
+def forum_post_update(*, actor, post: ForumPost, data: dict) -> ForumPost:
+    """Edits the title, text or tags (author or staff; the previous title and text go to the history),
+    and pins or locks the topic (staff). Fields absent from ``data`` stay as they are."""
+    with transaction.atomic():
+        if "is_pinned" in data or "is_locked" in data:
+            post = _forum_post_locked(actor, "community.moderate_forum_post", post,
+                                      refused="Only staff pin or lock topics.")
+        if {"title", "content", "tags"} & set(data) or not {"is_pinned", "is_locked"} & set(data):
+            post = _forum_post_locked(actor, "community.change_forum_post", post,
+                                      refused="You can only edit your own topics.")
+            _write_limit("community.edit", actor)
+        changed = []
+        title = _clean_forum_text(data["title"], field="title", limit=MAX_FORUM_TITLE_CHARS,
+                                  empty="A topic needs a title.") if "title" in data else post.title
+        content = _clean_forum_text(data["content"], field="content", limit=MAX_FORUM_CONTENT_CHARS,
+                                    empty="A topic cannot be empty.") if "content" in data else post.content
+        if (title, content) != (post.title, post.content):
+            ForumPostEdit.objects.create(post=post, title=post.title, content=post.content, edited_by=actor)
+            post.title, post.content, post.edited_at = title, content, timezone.now()
+            changed += ["title", "content", "edited_at"]
+        if "tags" in data:
+            tags = forum_tags_clean(data["tags"])
+            if tags != post.tags:
+                post.tags = tags
+                changed.append("tags")
+                _forum_tags_save(post, tags)
+        for flag in ("is_pinned", "is_locked"):
+            if flag in data and bool(data[flag]) != getattr(post, flag):
+                setattr(post, flag, bool(data[flag]))
+                changed.append(flag)
+        if changed:
+            post.save(update_fields=[*changed, "updated_at"])
+    return post
+
+
+def forum_post_delete(*, actor, post: ForumPost) -> None:
+    """Removes the topic with its replies (author or staff)."""
+    with transaction.atomic():
+        post = _forum_post_locked(actor, "community.delete_forum_post", post, refused="You can only delete your own topics.")
+        _write_limit("community.delete", actor)
+        post.delete()
+
+
+def forum_post_view_count(*, viewer, post: ForumPost) -> bool:
+    """Counts a view, at most once per viewer and hour. Returns whether this one counted.
+
+    The cache's add-if-absent claims the hour for this viewer (atomic in Redis and in the local cache),
+    and the increment is one UPDATE, so concurrent views never lose or double a count.
+    """
+    if not viewer.is_authenticated:
+        return False
+    if not cache.add(f"forum:viewed:{post.pk}:{viewer.pk}", 1, timeout=FORUM_VIEW_WINDOW_SECONDS):
+        return False
+    ForumPost.objects.filter(pk=post.pk).update(view_count=F("view_count") + 1)
+    post.view_count += 1
+    return True
+
+
+def _forum_post_recount(post_id) -> None:
+    """``reply_count`` and ``last_reply_at`` from the live replies, in one UPDATE (the post row lock is held)."""
+    live = ForumReply.objects.filter(post_id=post_id, deleted_at__isnull=True)
+    aggregate = live.aggregate(last=Max("created_at"))
+    ForumPost.objects.filter(pk=post_id).update(reply_count=live.count(), last_reply_at=aggregate["last"])
+
+
+def forum_reply_create(*, actor, post: ForumPost, content: str) -> ForumReply:
+    """Answers a topic. The topic row is locked first, so a reply never slips in after a lock and the
+    counters move in the same order as the replies."""
+    content = _clean_forum_text(content, field="content", limit=MAX_FORUM_CONTENT_CHARS, empty="A reply cannot be empty.")
+    with transaction.atomic():
+        require(actor, "community.view_forum_post", post, hidden_unless="community.view_forum_post")
+        post = ForumPost.objects.select_for_update(of=("self",)).select_related("channel").get(pk=post.pk)
+        if not can(actor, "community.reply_forum_post", post):
+            if post.is_locked and can(actor, "community.view_forum_post", post):
+                raise Refusal(TOPIC_LOCKED_MESSAGE, status_code=403, code="topic_locked")
+            require(actor, "community.reply_forum_post", post, hidden_unless="community.view_forum_post",
+                    message="Only staff can reply in this forum." if post.channel.is_locked else "This forum does not accept replies.")
+        post_rate_check(actor)
+        now = timezone.now()
+        reply = ForumReply.objects.create(post=post, author=actor, content=content, created_at=now)
+        ForumPost.objects.filter(pk=post.pk).update(reply_count=F("reply_count") + 1, last_reply_at=now)
+    return reply
+
+
+def _forum_reply_locked(actor, rule: str, reply: ForumReply, *, refused: str) -> ForumReply:
+    """As ``_checked_and_locked`` for messages: check, lock the reply's topic then the reply, check again."""
+    require(actor, rule, reply, hidden_unless="community.read_forum_reply", message=refused)
+    list(ForumPost.objects.select_for_update().filter(pk=reply.post_id).values_list("pk", flat=True))
+    locked = ForumReply.objects.select_for_update(of=("self",)).select_related("post", "post__channel", "author", "author__profile")
+    reply = locked.get(pk=reply.pk)
+    require(actor, rule, reply, hidden_unless="community.read_forum_reply", message=refused)
+    return reply
+
+
+def forum_reply_edit(*, actor, reply: ForumReply, content: str) -> ForumReply:
+    content = _clean_forum_text(content, field="content", limit=MAX_FORUM_CONTENT_CHARS, empty="A reply cannot be empty.")
+    with transaction.atomic():
+        reply = _forum_reply_locked(actor, "community.change_forum_reply", reply, refused="You can only edit your own replies.")
+        _write_limit("community.edit", actor)
+        if content != reply.content:
+            reply.content, reply.edited_at = content, timezone.now()
+            reply.save(update_fields=["content", "edited_at"])
+    return reply
+
+
+def forum_reply_delete(*, actor, reply: ForumReply) -> ForumReply:
+    """Soft delete: the reply stays as a tombstone, stops being the solution, and the topic's counters are recounted."""
+    with transaction.atomic():
+        reply = _forum_reply_locked(actor, "community.delete_forum_reply", reply, refused="You can only delete your own replies.")
+        _write_limit("community.delete", actor)
+        reply.deleted_at, reply.is_solution = timezone.now(), False
+        reply.save(update_fields=["deleted_at", "is_solution"])
+        _forum_post_recount(reply.post_id)
+    return reply
+
+
+def forum_solution_mark(*, actor, reply: ForumReply) -> ForumReply:
+    """Makes this reply the topic's one solution (the topic's author or staff), replacing any other."""
+    with transaction.atomic():
+        reply = _forum_reply_locked(actor, "community.mark_forum_solution", reply,
+                                    refused="Only the topic's author or staff choose its solution.")
+        if not reply.is_solution:
+            ForumReply.objects.filter(post_id=reply.post_id, is_solution=True).update(is_solution=False)
+            reply.is_solution = True
+            reply.save(update_fields=["is_solution"])
+    return reply
+
+
+def forum_solution_unmark(*, actor, reply: ForumReply) -> ForumReply:
+    with transaction.atomic():
+        reply = _forum_reply_locked(actor, "community.mark_forum_solution", reply,
+                                    refused="Only the topic's author or staff choose its solution.")
+        if reply.is_solution:
+            reply.is_solution = False
+            reply.save(update_fields=["is_solution"])
+    return reply
+
+
+def forum_reaction_toggle(*, actor, target: ForumPost | ForumReply, emoji: str) -> tuple[bool, int]:
+    """As ``reaction_toggle`` for chat, on a topic or a reply. Returns (added, new count for that emoji)."""
+    is_post = isinstance(target, ForumPost)
+    if is_post:
+        require(actor, "community.react_forum_post", target, hidden_unless="community.view_forum_post",
+                message="Reactions are closed here.")
+    else:
+        require(actor, "community.react_forum_reply", target, hidden_unless="community.read_forum_reply",
+                message="Reactions are closed here.")
+    emoji = _clean_emoji(emoji)
+    rate_limit_hit("community.reaction", actor.pk)
+    on = {"post": target, "reply": None} if is_post else {"post": None, "reply": target}
+    with transaction.atomic():
+        removed, _ = ForumReaction.objects.filter(**on, user=actor, emoji=emoji).delete()
+        added = False
+        if not removed:
+            try:
+                with transaction.atomic():
+                    ForumReaction.objects.create(**on, user=actor, emoji=emoji)
+                added = True
+            except IntegrityError:
+                added = True  # a concurrent toggle of the same user added it: it is there
+        count = ForumReaction.objects.filter(**on, emoji=emoji).count()
+    return added, count

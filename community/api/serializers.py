@@ -3,10 +3,24 @@
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from agentwise.api.fields import StrictCharField, StrictIntegerField, StrictRegexField
+from agentwise.api.fields import StrictBooleanField, StrictCharField, StrictIntegerField, StrictRegexField
 
-from ..models import EMOJI_PATTERN, MAX_EMOJI_CHARS, MAX_MESSAGE_CHARS, Channel, ContentType, MessageEdit
+from ..models import (
+    EMOJI_PATTERN,
+    FORUM_TAG_PATTERN,
+    MAX_EMOJI_CHARS,
+    MAX_FORUM_CONTENT_CHARS,
+    MAX_FORUM_TAG_CHARS,
+    MAX_FORUM_TAGS,
+    MAX_FORUM_TITLE_CHARS,
+    MAX_MESSAGE_CHARS,
+    Channel,
+    ContentType,
+    ForumPostEdit,
+    MessageEdit,
+)
 from ..permissions import channel_capabilities
+from ..selectors import FORUM_ORDERINGS
 
 CAPABILITIES = ("can_post", "can_react", "can_edit_own", "can_delete_own", "can_edit_any", "can_delete_any")
 
@@ -183,3 +197,104 @@ class ChannelMemberSerializer(serializers.Serializer):
 
 class ChannelMemberAddSerializer(serializers.Serializer):
     username = StrictCharField(max_length=50, help_text="The member to add.")
+
+
+# --- Forum ---------------------------------------------------------------------------------------
+
+
+class ForumTagField(StrictRegexField):
+    """A tag as a client may type it (any case); stored lower-case."""
+
+    def __init__(self, **kwargs):
+        super().__init__(
+            FORUM_TAG_PATTERN, max_length=MAX_FORUM_TAG_CHARS,
+            error_messages={"invalid": "Letters, digits and single hyphens, e.g. django-rest."}, **kwargs,
+        )
+
+
+def _forum_tags_field(**kwargs):
+    return serializers.ListField(
+        child=ForumTagField(), max_length=MAX_FORUM_TAGS,
+        help_text=f"Up to {MAX_FORUM_TAGS} tags; stored lower-case, each once.", **kwargs,
+    )
+
+
+class ForumPostCreateSerializer(serializers.Serializer):
+    channel = serializers.UUIDField(help_text="A forum channel you may post in.")
+    title = StrictCharField(max_length=MAX_FORUM_TITLE_CHARS)
+    content = StrictCharField(max_length=MAX_FORUM_CONTENT_CHARS, help_text="Markdown.")
+    tags = _forum_tags_field(required=False, default=list)
+
+
+class ForumPostUpdateSerializer(serializers.Serializer):
+    title = StrictCharField(max_length=MAX_FORUM_TITLE_CHARS, required=False)
+    content = StrictCharField(max_length=MAX_FORUM_CONTENT_CHARS, required=False, help_text="Markdown.")
+    tags = _forum_tags_field(required=False)
+    is_pinned = StrictBooleanField(required=False, help_text="Staff only.")
+    is_locked = StrictBooleanField(required=False, help_text="Staff only: a locked topic takes no new replies.")
+
+
+class ForumPostFilterSerializer(serializers.Serializer):
+    channel = serializers.UUIDField(required=False)
+    tag = ForumTagField(required=False)
+    order = serializers.ChoiceField(choices=list(FORUM_ORDERINGS), required=False, default="activity")
+
+
+class ForumReplyWriteSerializer(serializers.Serializer):
+    content = StrictCharField(max_length=MAX_FORUM_CONTENT_CHARS, help_text="Markdown.")
+
+
+class ForumPostSerializer(serializers.Serializer):
+    """Documentation of the payload built by community.events.forum_post_payload, plus your ``can_*``."""
+
+    id = serializers.UUIDField()
+    channel = serializers.UUIDField()
+    author = AuthorSerializer(allow_null=True)
+    title = serializers.CharField()
+    content = serializers.CharField(help_text="Markdown, as written.")
+    content_html = serializers.CharField(help_text="The content rendered and sanitised.")
+    tags = serializers.ListField(child=serializers.CharField())
+    is_pinned = serializers.BooleanField()
+    is_locked = serializers.BooleanField(help_text="Takes no new replies.")
+    is_solved = serializers.BooleanField()
+    solution = serializers.UUIDField(allow_null=True, help_text="The reply chosen as the solution.")
+    view_count = serializers.IntegerField(help_text="Distinct viewers per hour.")
+    reply_count = serializers.IntegerField(help_text="Replies not deleted.")
+    reaction_count = serializers.IntegerField()
+    reactions = serializers.DictField(child=ReactionStateSerializer(), help_text='e.g. {"👍": {"count": 2, "me": true}}')
+    last_reply_at = serializers.DateTimeField(allow_null=True)
+    last_activity_at = serializers.DateTimeField()
+    created_at = serializers.DateTimeField()
+    edited_at = serializers.DateTimeField(allow_null=True, help_text="Set once edited; see the edits endpoint.")
+    can_reply = serializers.BooleanField()
+    can_edit = serializers.BooleanField()
+    can_delete = serializers.BooleanField()
+    can_react = serializers.BooleanField()
+    can_moderate = serializers.BooleanField(help_text="You may pin and lock (staff).")
+
+
+class ForumReplySerializer(serializers.Serializer):
+    """Documentation of the payload built by community.events.forum_reply_payload, plus your ``can_*``."""
+
+    id = serializers.UUIDField()
+    post = serializers.UUIDField()
+    author = AuthorSerializer(allow_null=True)
+    content = serializers.CharField(help_text="Empty when deleted.")
+    content_html = serializers.CharField()
+    is_solution = serializers.BooleanField()
+    reactions = serializers.DictField(child=ReactionStateSerializer())
+    created_at = serializers.DateTimeField()
+    edited_at = serializers.DateTimeField(allow_null=True)
+    deleted = serializers.BooleanField()
+    can_edit = serializers.BooleanField()
+    can_delete = serializers.BooleanField()
+    can_react = serializers.BooleanField()
+    can_mark_solution = serializers.BooleanField(help_text="You may mark or unmark it as the solution.")
+
+
+class ForumPostEditHistorySerializer(serializers.ModelSerializer):
+    edited_by = serializers.CharField(source="edited_by.username", default=None)
+
+    class Meta:
+        model = ForumPostEdit
+        fields = ["title", "content", "edited_by", "edited_at"]

@@ -17,4 +17,12 @@ urlpatterns = [
     path("community/messages/<str:message_id>/reactions/", views.ReactionView.as_view(), name="community-reactions"),
     path("community/messages/<str:message_id>/edits/", views.EditHistoryView.as_view(), name="community-edits"),
     path("community/attachments/", views.AttachmentUploadView.as_view(), name="community-attachments"),
+    path("forum/posts/", views.ForumPostListView.as_view(), name="forum-post-list"),
+    path("forum/posts/<str:post_id>/", views.ForumPostDetailView.as_view(), name="forum-post"),
+    path("forum/posts/<str:post_id>/replies/", views.ForumPostRepliesView.as_view(), name="forum-post-replies"),
+    path("forum/posts/<str:post_id>/reactions/", views.ForumPostReactionView.as_view(), name="forum-post-reactions"),
+    path("forum/posts/<str:post_id>/edits/", views.ForumPostEditHistoryView.as_view(), name="forum-post-edits"),
+    path("forum/replies/<str:reply_id>/", views.ForumReplyDetailView.as_view(), name="forum-reply"),
+    path("forum/replies/<str:reply_id>/solution/", views.ForumSolutionView.as_view(), name="forum-reply-solution"),
+    path("forum/replies/<str:reply_id>/reactions/", views.ForumReplyReactionView.as_view(), name="forum-reply-reactions"),
 ]

@@ -1,4 +1,4 @@
-"""Community REST API: channels, history pages, threads, and sending/editing from scripts.
+"""Community REST API: channels, history pages, threads, and sending/editing from scripts; forum topics and replies.
 
 Writes go through the same services as the websocket consumer, so a message sent here is broadcast
 to websocket clients the same way.
@@ -15,13 +15,20 @@ from rest_framework.views import APIView
 from agentwise.api.pagination import single_positive_int
 
 from .. import events, permissions, selectors, services
-from ..models import Channel, Message
+from ..models import FORUM_TAG_PATTERN, MAX_FORUM_TAG_CHARS, Channel, ForumPost, ForumReply, Message
 from .serializers import (
     AttachmentSerializer,
     AttachmentUploadSerializer,
     ChannelMemberAddSerializer,
     ChannelMemberSerializer,
     ChannelSerializer,
+    ForumPostCreateSerializer,
+    ForumPostEditHistorySerializer,
+    ForumPostFilterSerializer,
+    ForumPostSerializer,
+    ForumPostUpdateSerializer,
+    ForumReplySerializer,
+    ForumReplyWriteSerializer,
     MessageCreateSerializer,
     MessageEditHistorySerializer,
     MessageEditSerializer,
@@ -241,3 +248,202 @@ class ChannelMemberDetailView(APIView):
         member = selectors.channel_member_get(channel=channel, user_id=user_id)
         services.channel_member_remove(actor=request.user, channel=channel, user=member.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+# --- Forum ---------------------------------------------------------------------------------------
+
+
+def _forum_post(request, post_id) -> ForumPost:
+    return selectors.forum_post_get_visible(user=request.user, post_id=post_id)
+
+
+def _forum_reply(request, reply_id, *, deleted_ok: bool = False) -> ForumReply:
+    return selectors.forum_reply_get_visible(user=request.user, reply_id=reply_id, deleted_ok=deleted_ok)
+
+
+def _forum_post_payloads(posts, viewer) -> list[dict]:
+    """Topic payloads with the viewer's reactions and ``can_*``: one query for reactions, one for
+    private-forum memberships, whatever the number of topics."""
+    posts = list(posts)
+    channels: dict = {}
+    for post in posts:  # one instance per channel, so its membership is looked up once
+        post.channel = channels.setdefault(post.channel_id, post.channel)
+    selectors.forum_channels_prefill_membership(user=viewer, channels=channels.values())
+    reactions = selectors.forum_reaction_summaries(viewer=viewer, posts=posts)
+    return [
+        {**events.forum_post_payload(p, reactions=reactions[p.pk]), **permissions.forum_post_capabilities(viewer, p)}
+        for p in posts
+    ]
+
+
+def _forum_reply_payloads(replies, viewer, *, post: ForumPost | None = None) -> list[dict]:
+    replies = list(replies)
+    for reply in replies:  # the topic (and its channel) once, not once per reply
+        if post is not None:
+            reply.post = post
+    reactions = selectors.forum_reaction_summaries(viewer=viewer, replies=replies)
+    return [
+        {**events.forum_reply_payload(r, reactions=reactions[r.pk]), **permissions.forum_reply_capabilities(viewer, r)}
+        for r in replies
+    ]
+
+
+FORUM_LIST_PARAMETERS = [
+    OpenApiParameter("channel", OpenApiTypes.UUID, description="Only this forum channel's topics."),
+    OpenApiParameter("tag", {"type": "string", "pattern": FORUM_TAG_PATTERN, "maxLength": MAX_FORUM_TAG_CHARS},
+                     description="Only topics with this tag (any case)."),
+    OpenApiParameter(
+        "order", {"type": "string", "enum": list(selectors.FORUM_ORDERINGS)},
+        description="Pinned topics always come first. "
+        + " ".join(f"`{name}`: {text}" for name, text in selectors.FORUM_ORDERINGS.items())
+        + " Default `activity`.",
+    ),
+]
+
+
+class ForumPostListView(generics.ListCreateAPIView):
+    serializer_class = ForumPostSerializer
+    queryset = ForumPost.objects.none()
+
+    @extend_schema(summary="Forum topics you can see, pinned first", parameters=FORUM_LIST_PARAMETERS)
+    def get(self, request, *args, **kwargs):
+        # A plain dict: from a QueryDict, DRF would read an empty optional value (``?tag=``) as absent.
+        filters = ForumPostFilterSerializer(data=request.query_params.dict())
+        filters.is_valid(raise_exception=True)
+        queryset = selectors.forum_post_list(
+            user=request.user, channel_id=filters.validated_data.get("channel"),
+            tag=filters.validated_data.get("tag"), order=filters.validated_data["order"],
+        )
+        page = self.paginate_queryset(queryset)
+        return self.get_paginated_response(_forum_post_payloads(page, request.user))
+
+    @extend_schema(summary="Open a topic in a forum channel", request=ForumPostCreateSerializer, responses={201: ForumPostSerializer})
+    def post(self, request, *args, **kwargs):
+        serializer = ForumPostCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        channel = selectors.forum_channel_for_new_post(user=request.user, channel_id=data["channel"])
+        post = services.forum_post_create(actor=request.user, channel=channel, title=data["title"],
+                                          content=data["content"], tags=data["tags"])
+        post = _forum_post(request, post.pk)
+        return Response(_forum_post_payloads([post], request.user)[0], status=status.HTTP_201_CREATED)
+
+
+class ForumPostDetailView(APIView):
+    http_method_names = ["get", "patch", "delete", "head", "options"]
+
+    @extend_schema(summary="One topic (counts your view, at most once an hour)", responses=ForumPostSerializer)
+    def get(self, request, post_id):
+        post = _forum_post(request, post_id)
+        services.forum_post_view_count(viewer=request.user, post=post)
+        return Response(_forum_post_payloads([post], request.user)[0])
+
+    @extend_schema(
+        summary="Edit your topic (staff: any); staff pin and lock",
+        description="The previous title and text are kept in the topic's edit history.",
+        request=ForumPostUpdateSerializer, responses=ForumPostSerializer,
+    )
+    def patch(self, request, post_id):
+        post = _forum_post(request, post_id)
+        serializer = ForumPostUpdateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        services.forum_post_update(actor=request.user, post=post, data=serializer.validated_data)
+        return Response(_forum_post_payloads([_forum_post(request, post_id)], request.user)[0])
+
+    @extend_schema(summary="Delete your topic and its replies (staff: any)", responses={204: None})
+    def delete(self, request, post_id):
+        services.forum_post_delete(actor=request.user, post=_forum_post(request, post_id))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ForumPostRepliesView(generics.ListCreateAPIView):
+    serializer_class = ForumReplySerializer
+    queryset = ForumReply.objects.none()
+
+    @extend_schema(summary="A topic's replies, oldest first (deleted ones as tombstones)")
+    def get(self, request, post_id):
+        post = _forum_post(request, post_id)
+        page = self.paginate_queryset(selectors.forum_replies(post=post))
+        return self.get_paginated_response(_forum_reply_payloads(page, request.user, post=post))
+
+    @extend_schema(
+        summary="Reply to a topic",
+        description="A locked topic refuses with 403 `topic_locked`.",
+        request=ForumReplyWriteSerializer, responses={201: ForumReplySerializer},
+    )
+    def post(self, request, post_id):
+        post = _forum_post(request, post_id)
+        serializer = ForumReplyWriteSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        reply = services.forum_reply_create(actor=request.user, post=post, content=serializer.validated_data["content"])
+        return Response(_forum_reply_payloads([reply], request.user, post=post)[0], status=status.HTTP_201_CREATED)
+
+
+class ForumReplyDetailView(APIView):
+    http_method_names = ["get", "patch", "delete", "head", "options"]
+    partial_update_requires_fields = True  # PATCH is "replace the content"
+
+    @extend_schema(summary="One reply", responses=ForumReplySerializer)
+    def get(self, request, reply_id):
+        return Response(_forum_reply_payloads([_forum_reply(request, reply_id)], request.user)[0])
+
+    @extend_schema(summary="Edit your reply (staff: any)", request=ForumReplyWriteSerializer, responses=ForumReplySerializer)
+    def patch(self, request, reply_id):
+        reply = _forum_reply(request, reply_id)
+        serializer = ForumReplyWriteSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        reply = services.forum_reply_edit(actor=request.user, reply=reply, content=serializer.validated_data["content"])
+        return Response(_forum_reply_payloads([reply], request.user)[0])
+
+    @extend_schema(summary="Delete your reply (staff: any); it stays as a tombstone", responses={204: None})
+    def delete(self, request, reply_id):
+        services.forum_reply_delete(actor=request.user, reply=_forum_reply(request, reply_id))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ForumSolutionView(APIView):
+    @extend_schema(
+        summary="Mark this reply as the topic's solution (the topic's author or staff)",
+        description="Replaces any earlier solution: a topic has at most one.",
+        request=None, responses=ForumReplySerializer,
+    )
+    def post(self, request, reply_id):
+        reply = services.forum_solution_mark(actor=request.user, reply=_forum_reply(request, reply_id))
+        return Response(_forum_reply_payloads([reply], request.user)[0])
+
+    @extend_schema(summary="Unmark this reply as the solution (the topic's author or staff)", responses={204: None})
+    def delete(self, request, reply_id):
+        services.forum_solution_unmark(actor=request.user, reply=_forum_reply(request, reply_id))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ForumPostReactionView(APIView):
+    @extend_schema(summary="Toggle your reaction on a topic", request=ReactionToggleSerializer, responses=ReactionResultSerializer)
+    def post(self, request, post_id):
+        post = _forum_post(request, post_id)
+        serializer = ReactionToggleSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        added, count = services.forum_reaction_toggle(actor=request.user, target=post, emoji=serializer.validated_data["emoji"])
+        return Response({"emoji": serializer.validated_data["emoji"].strip(), "added": added, "count": count})
+
+
+class ForumReplyReactionView(APIView):
+    @extend_schema(summary="Toggle your reaction on a reply", request=ReactionToggleSerializer, responses=ReactionResultSerializer)
+    def post(self, request, reply_id):
+        reply = _forum_reply(request, reply_id)
+        serializer = ReactionToggleSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        added, count = services.forum_reaction_toggle(actor=request.user, target=reply, emoji=serializer.validated_data["emoji"])
+        return Response({"emoji": serializer.validated_data["emoji"].strip(), "added": added, "count": count})
+
+
+class ForumPostEditHistoryView(generics.ListAPIView):
+    """Earlier titles and texts of a topic, oldest first (visible to everyone who can read it)."""
+
+    serializer_class = ForumPostEditHistorySerializer
+    queryset = ForumPost.objects.none()
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return ForumPost.objects.none()
+        return selectors.forum_post_edit_history(post=_forum_post(self.request, self.kwargs["post_id"]))
