@@ -1,7 +1,7 @@
 """Docs search benchmark: GET /api/docs/search/ against the raw full-text SQL query, same run.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres REDIS_URL=redis://127.0.0.1:6379/3 \\
-        python benchmarks/search.py [--pages 100000] [--rounds 25] [--explain]
+        python benchmarks/search.py [--pages 100000] [--rounds 25] [--explain] [--database NAME]
 
 Seeds --pages docs pages in three versions (bulk_create, then one UPDATE that computes
 ``search_content`` and the weighted vector in SQL exactly as ``content.search.documentation_index``
@@ -295,6 +295,11 @@ def main():
     parser.add_argument("--explain", action="store_true", help="print EXPLAIN ANALYZE of the slowest query")
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards (for --reuse)")
     parser.add_argument("--reuse", action="store_true", help="measure a database an earlier --keep run left")
+    parser.add_argument(
+        "--database",
+        default=BENCH_DB,
+        help=f"the throwaway database's name (default {BENCH_DB}; one per person)",
+    )
     args = parser.parse_args()
 
     if not os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://")):
@@ -305,13 +310,13 @@ def main():
         from urllib.parse import urlparse
 
         parsed = urlparse(os.environ["DATABASE_URL"])
-        os.environ["DATABASE_URL"] = parsed._replace(path=f"/{BENCH_DB}").geturl()
+        os.environ["DATABASE_URL"] = parsed._replace(path=f"/{args.database}").geturl()
         database, cleanup = (
-            f"PostgreSQL ({parsed.hostname}:{parsed.port or 5432}/{BENCH_DB}, reused)",
+            f"PostgreSQL ({parsed.hostname}:{parsed.port or 5432}/{args.database}, reused)",
             lambda: None,
         )
     else:
-        database, cleanup = throwaway_database(BENCH_DB)
+        database, cleanup = throwaway_database(args.database)
     import django
 
     django.setup()
