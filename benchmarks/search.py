@@ -10,16 +10,18 @@ round after round, three ways:
 
   A. endpoint: GET /api/docs/search/?q=… through the full middleware stack in this process
      (django.test.Client, no network; production settings, DEBUG off): parsing, the rate limit and the
-     versions list (Redis), the search statement (match, ts_rank, ORDER BY … LIMIT 10, ts_headline of
-     the rows shown), the paths of the results (one recursive query), DRF rendering.
+     versions list (one Redis round trip each), the search statement (match, ts_rank, ORDER BY …
+     LIMIT 10, then ts_headline and the path of the rows shown), DRF rendering.
   B. raw: the same tsquery, the same WHERE, ts_rank, ORDER BY and LIMIT — no snippet, no paths —
-     sent by psycopg directly on its own connection: the floor any implementation pays.
+     built by the ORM independently of the endpoint's statement and sent by psycopg directly on its
+     own connection: the floor any implementation pays.
   C. raw + headline: the endpoint's own search statement replayed by psycopg, to split the database's
      work from the application's.
 
 Prints p50/p95/p99 over all requests and per query, and the differences (goal: endpoint p95 within
-10 ms of raw). PostgreSQL only (the SQLite fallback is for development). Uses its own throwaway
-database like benchmarks/api.py.
+10 ms of raw), also request by request (A minus the B run next to it, same query: steadier than a
+difference of two percentiles). PostgreSQL only (the SQLite fallback is for development). Uses its
+own throwaway database like benchmarks/api.py; ``--database`` names it.
 """
 
 from __future__ import annotations
@@ -394,6 +396,7 @@ def main():
                     run_raw(statements[q][0])
                     run_raw(statements[q][1])
             timings: dict[str, dict[str, list[float]]] = {side: {q: [] for q in QUERIES} for side in "ABC"}
+            load_before = os.getloadavg()[0]
             for round_number in range(args.rounds):
                 order = list(QUERIES)
                 random.Random(round_number).shuffle(order)
@@ -416,7 +419,7 @@ def main():
         print(
             f"Python {platform.python_version()}, Django {django.get_version()}, PostgreSQL "
             f"{connection.cursor().connection.info.server_version}, {os.cpu_count()} CPUs, load "
-            f"{os.getloadavg()[0]:.2f}; {args.pages:,} pages ({latest_pages:,} published in the searched "
+            f"{load_before:.2f} -> {os.getloadavg()[0]:.2f}; {args.pages:,} pages ({latest_pages:,} published in the searched "
             f"version); {len(QUERIES)} queries x {args.rounds} rounds; LIMIT {args.limit}"
         )
         print(f"  {'':<44} {'n':>5} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'mean ms':>8}")
@@ -434,6 +437,13 @@ def main():
         print(
             f"  endpoint - raw: p50 +{a['p50'] - b['p50']:.2f} ms, p95 +{a['p95'] - b['p95']:.2f} ms, "
             f"p99 +{a['p99'] - b['p99']:.2f} ms (goal: p95 within 10 ms); ratio p95 {a['p95'] / b['p95']:.2f}x"
+        )
+        paired = _percentiles(
+            [ta - tb for q in QUERIES for ta, tb in zip(timings["A"][q], timings["B"][q], strict=True)]
+        )
+        print(
+            f"  endpoint - raw, request by request (same query, back to back): p50 +{paired['p50']:.2f} ms, "
+            f"p95 +{paired['p95']:.2f} ms, mean +{paired['mean']:.2f} ms"
         )
         print()
         print(
