@@ -6,7 +6,7 @@
 Seeds --pages docs pages in three versions (bulk_create, then one UPDATE that computes
 ``search_content`` and the weighted vector in SQL exactly as ``content.search.documentation_index``
 does — checked on a sample), VACUUM FULL ANALYZE, then runs a fixed set of realistic queries, interleaved
-round after round, three ways:
+round after round, three ways (each taking first, second and last place in turn, see TRIO_ORDERS):
 
   A. endpoint: GET /api/docs/search/?q=… through the full middleware stack in this process
      (django.test.Client, no network; production settings, DEBUG off): parsing, the rate limit and the
@@ -109,6 +109,13 @@ COMMON = (
     "pipeline pipelines runner runners cluster region latency throughput scale scaling cache caching"
 ).split()
 STOP = "the a an and or of to in on for with is are be by it this that as at from you your can will".split()
+
+
+# The order of the three runs of one query, in turn. The first to run a query reads its pages into
+# the caches after other queries pushed them out, and takes ~7–12% longer than the second (measured
+# here): each side must take each place equally often, or the comparison leans towards the one that
+# never goes first.
+TRIO_ORDERS = ["".join(p) for p in itertools.permutations("ABC")]
 
 
 def _vocabulary(rng: random.Random) -> tuple[list[str], list[float]]:
@@ -298,6 +305,13 @@ def main():
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards (for --reuse)")
     parser.add_argument("--reuse", action="store_true", help="measure a database an earlier --keep run left")
     parser.add_argument(
+        "--order",
+        choices=["rotate", "fixed"],
+        default="rotate",
+        help="rotate: A, B and C each run first, second and last equally often; fixed: ABC then CBA, "
+        "B always second (the figures of 2026-12-02 and before)",
+    )
+    parser.add_argument(
         "--database",
         default=BENCH_DB,
         help=f"the throwaway database's name (default {BENCH_DB}; one per person)",
@@ -401,14 +415,18 @@ def main():
                 order = list(QUERIES)
                 random.Random(round_number).shuffle(order)
                 for q in order:
-                    sides = [
-                        ("A", functools.partial(endpoint, q)),
-                        ("B", functools.partial(run_raw, statements[q][0])),
-                        ("C", functools.partial(run_raw, statements[q][1])),
-                    ]
-                    if round_number % 2:
-                        sides.reverse()
-                    for side, fn in sides:
+                    run = {
+                        "A": functools.partial(endpoint, q),
+                        "B": functools.partial(run_raw, statements[q][0]),
+                        "C": functools.partial(run_raw, statements[q][1]),
+                    }
+                    if args.order == "fixed":
+                        sides = "CBA" if round_number % 2 else "ABC"
+                    else:
+                        # per query, the six orders in turn round after round: each place equally often
+                        sides = TRIO_ORDERS[(round_number + QUERIES.index(q)) % len(TRIO_ORDERS)]
+                    for side in sides:
+                        fn = run[side]
                         started = time.perf_counter()
                         fn()
                         timings[side][q].append(time.perf_counter() - started)
@@ -420,7 +438,7 @@ def main():
             f"Python {platform.python_version()}, Django {django.get_version()}, PostgreSQL "
             f"{connection.cursor().connection.info.server_version}, {os.cpu_count()} CPUs, load "
             f"{load_before:.2f} -> {os.getloadavg()[0]:.2f}; {args.pages:,} pages ({latest_pages:,} published in the searched "
-            f"version); {len(QUERIES)} queries x {args.rounds} rounds; LIMIT {args.limit}"
+            f"version); {len(QUERIES)} queries x {args.rounds} rounds; LIMIT {args.limit}; order {args.order}"
         )
         print(f"  {'':<44} {'n':>5} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'mean ms':>8}")
         labels = {
