@@ -93,6 +93,8 @@ MAX_COMPLETIONS = 16
 _CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _TOKEN_RE = re.compile(r'(-?)"([^"]*)"?|(-?)([^\s"]+)')
 _CHUNK_RE = re.compile(r"[^\W_]+")
+_SPACES_RE = re.compile(r"\s+")
+_MARKERS_RE = re.compile(f"([{START_SEL}{STOP_SEL}])")
 
 
 # --- the index ---------------------------------------------------------------------------------
@@ -346,16 +348,18 @@ def _postgres_search(queryset, terms: list[Term], limit: int) -> list[dict]:
 
 def snippet_html(marked: str) -> SafeString:
     """ts_headline's output as HTML: everything escaped, the marked matches in ``<mark>``."""
-    marked = re.sub(r"\s+", " ", marked or "").strip()
+    # Escaped whole, then split at the markers (which html.escape leaves alone): one escape per
+    # snippet instead of one per piece, the same output.
+    escaped = html.escape(_SPACES_RE.sub(" ", marked or "").strip())
     out, inside = [], False
-    for piece in re.split(f"([{START_SEL}{STOP_SEL}])", marked):
+    for piece in _MARKERS_RE.split(escaped):
         if piece == START_SEL:
             inside = True
         elif piece == STOP_SEL:
             inside = False
         elif piece:
-            out.append(f"<mark>{html.escape(piece)}</mark>" if inside else html.escape(piece))
-    return mark_safe("".join(out))  # every piece of page text went through html.escape()
+            out.append(f"<mark>{piece}</mark>" if inside else piece)
+    return mark_safe("".join(out))  # all the page text went through html.escape()
 
 
 # --- SQLite (and any other database): the fallback ---------------------------------------------
