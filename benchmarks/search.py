@@ -1,25 +1,27 @@
 """Docs search benchmark: GET /api/docs/search/ against the raw full-text SQL query, same run.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres REDIS_URL=redis://127.0.0.1:6379/3 \\
-        python benchmarks/search.py [--pages 100000] [--rounds 25] [--explain]
+        python benchmarks/search.py [--pages 100000] [--rounds 25] [--explain] [--database NAME]
 
 Seeds --pages docs pages in three versions (bulk_create, then one UPDATE that computes
 ``search_content`` and the weighted vector in SQL exactly as ``content.search.documentation_index``
 does — checked on a sample), VACUUM FULL ANALYZE, then runs a fixed set of realistic queries, interleaved
-round after round, three ways:
+round after round, three ways (each taking first, second and last place in turn, see TRIO_ORDERS):
 
   A. endpoint: GET /api/docs/search/?q=… through the full middleware stack in this process
      (django.test.Client, no network; production settings, DEBUG off): parsing, the rate limit and the
-     versions list (Redis), the search statement (match, ts_rank, ORDER BY … LIMIT 10, ts_headline of
-     the rows shown), the paths of the results (one recursive query), DRF rendering.
+     versions list (one Redis round trip each), the search statement (match, ts_rank, ORDER BY …
+     LIMIT 10, then ts_headline and the path of the rows shown), DRF rendering.
   B. raw: the same tsquery, the same WHERE, ts_rank, ORDER BY and LIMIT — no snippet, no paths —
-     sent by psycopg directly on its own connection: the floor any implementation pays.
+     built by the ORM independently of the endpoint's statement and sent by psycopg directly on its
+     own connection: the floor any implementation pays.
   C. raw + headline: the endpoint's own search statement replayed by psycopg, to split the database's
      work from the application's.
 
 Prints p50/p95/p99 over all requests and per query, and the differences (goal: endpoint p95 within
-10 ms of raw). PostgreSQL only (the SQLite fallback is for development). Uses its own throwaway
-database like benchmarks/api.py.
+10 ms of raw), also request by request (A minus the B run next to it, same query: steadier than a
+difference of two percentiles). PostgreSQL only (the SQLite fallback is for development). Uses its
+own throwaway database like benchmarks/api.py; ``--database`` names it.
 """
 
 from __future__ import annotations
@@ -107,6 +109,13 @@ COMMON = (
     "pipeline pipelines runner runners cluster region latency throughput scale scaling cache caching"
 ).split()
 STOP = "the a an and or of to in on for with is are be by it this that as at from you your can will".split()
+
+
+# The order of the three runs of one query, in turn. The first to run a query reads its pages into
+# the caches after other queries pushed them out, and takes ~7–12% longer than the second (measured
+# here): each side must take each place equally often, or the comparison leans towards the one that
+# never goes first.
+TRIO_ORDERS = ["".join(p) for p in itertools.permutations("ABC")]
 
 
 def _vocabulary(rng: random.Random) -> tuple[list[str], list[float]]:
@@ -295,6 +304,18 @@ def main():
     parser.add_argument("--explain", action="store_true", help="print EXPLAIN ANALYZE of the slowest query")
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards (for --reuse)")
     parser.add_argument("--reuse", action="store_true", help="measure a database an earlier --keep run left")
+    parser.add_argument(
+        "--order",
+        choices=["rotate", "fixed"],
+        default="rotate",
+        help="rotate: A, B and C each run first, second and last equally often; fixed: ABC then CBA, "
+        "B always second (the figures of 2026-12-02 and before)",
+    )
+    parser.add_argument(
+        "--database",
+        default=BENCH_DB,
+        help=f"the throwaway database's name (default {BENCH_DB}; one per person)",
+    )
     args = parser.parse_args()
 
     if not os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://")):
@@ -305,13 +326,13 @@ def main():
         from urllib.parse import urlparse
 
         parsed = urlparse(os.environ["DATABASE_URL"])
-        os.environ["DATABASE_URL"] = parsed._replace(path=f"/{BENCH_DB}").geturl()
+        os.environ["DATABASE_URL"] = parsed._replace(path=f"/{args.database}").geturl()
         database, cleanup = (
-            f"PostgreSQL ({parsed.hostname}:{parsed.port or 5432}/{BENCH_DB}, reused)",
+            f"PostgreSQL ({parsed.hostname}:{parsed.port or 5432}/{args.database}, reused)",
             lambda: None,
         )
     else:
-        database, cleanup = throwaway_database(BENCH_DB)
+        database, cleanup = throwaway_database(args.database)
     import django
 
     django.setup()
@@ -389,18 +410,23 @@ def main():
                     run_raw(statements[q][0])
                     run_raw(statements[q][1])
             timings: dict[str, dict[str, list[float]]] = {side: {q: [] for q in QUERIES} for side in "ABC"}
+            load_before = os.getloadavg()[0]
             for round_number in range(args.rounds):
                 order = list(QUERIES)
                 random.Random(round_number).shuffle(order)
                 for q in order:
-                    sides = [
-                        ("A", functools.partial(endpoint, q)),
-                        ("B", functools.partial(run_raw, statements[q][0])),
-                        ("C", functools.partial(run_raw, statements[q][1])),
-                    ]
-                    if round_number % 2:
-                        sides.reverse()
-                    for side, fn in sides:
+                    run = {
+                        "A": functools.partial(endpoint, q),
+                        "B": functools.partial(run_raw, statements[q][0]),
+                        "C": functools.partial(run_raw, statements[q][1]),
+                    }
+                    if args.order == "fixed":
+                        sides = "CBA" if round_number % 2 else "ABC"
+                    else:
+                        # per query, the six orders in turn round after round: each place equally often
+                        sides = TRIO_ORDERS[(round_number + QUERIES.index(q)) % len(TRIO_ORDERS)]
+                    for side in sides:
+                        fn = run[side]
                         started = time.perf_counter()
                         fn()
                         timings[side][q].append(time.perf_counter() - started)
@@ -411,8 +437,8 @@ def main():
         print(
             f"Python {platform.python_version()}, Django {django.get_version()}, PostgreSQL "
             f"{connection.cursor().connection.info.server_version}, {os.cpu_count()} CPUs, load "
-            f"{os.getloadavg()[0]:.2f}; {args.pages:,} pages ({latest_pages:,} published in the searched "
-            f"version); {len(QUERIES)} queries x {args.rounds} rounds; LIMIT {args.limit}"
+            f"{load_before:.2f} -> {os.getloadavg()[0]:.2f}; {args.pages:,} pages ({latest_pages:,} published in the searched "
+            f"version); {len(QUERIES)} queries x {args.rounds} rounds; LIMIT {args.limit}; order {args.order}"
         )
         print(f"  {'':<44} {'n':>5} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'mean ms':>8}")
         labels = {
@@ -429,6 +455,13 @@ def main():
         print(
             f"  endpoint - raw: p50 +{a['p50'] - b['p50']:.2f} ms, p95 +{a['p95'] - b['p95']:.2f} ms, "
             f"p99 +{a['p99'] - b['p99']:.2f} ms (goal: p95 within 10 ms); ratio p95 {a['p95'] / b['p95']:.2f}x"
+        )
+        paired = _percentiles(
+            [ta - tb for q in QUERIES for ta, tb in zip(timings["A"][q], timings["B"][q], strict=True)]
+        )
+        print(
+            f"  endpoint - raw, request by request (same query, back to back): p50 +{paired['p50']:.2f} ms, "
+            f"p95 +{paired['p95']:.2f} ms, mean +{paired['mean']:.2f} ms"
         )
         print()
         print(

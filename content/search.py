@@ -20,17 +20,10 @@ import re
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.contrib.postgres.search import (
-    SearchHeadline,
-    SearchQuery,
-    SearchQueryField,
-    SearchRank,
-    SearchVector,
-)
+from django.contrib.postgres.search import SearchQuery, SearchQueryField, SearchVector
+from django.core.exceptions import EmptyResultSet, FullResultSet
 from django.db import connection
-from django.db.models import F, Func, TextField, Value
-from django.db.models.expressions import RawSQL
-from django.db.models.functions import Length
+from django.db.models import Func, Value
 from django.utils.safestring import SafeString, mark_safe
 
 from agentwise.net import client_ip
@@ -100,6 +93,8 @@ MAX_COMPLETIONS = 16
 _CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _TOKEN_RE = re.compile(r'(-?)"([^"]*)"?|(-?)([^\s"]+)')
 _CHUNK_RE = re.compile(r"[^\W_]+")
+_SPACES_RE = re.compile(r"\s+")
+_MARKERS_RE = re.compile(f"([{START_SEL}{STOP_SEL}])")
 
 
 # --- the index ---------------------------------------------------------------------------------
@@ -195,7 +190,7 @@ def prefix_completions(word: str) -> list[str]:
     return options[:MAX_COMPLETIONS]
 
 
-class PrefixQuery(SearchQuery):
+def _prefix_sql(words: tuple[str, ...]) -> tuple[str, list]:
     """The word being typed, as a tsquery: its stem as a prefix (``instal`` → ``'instal':*``), or
     the stem of a likely completion (``configura`` → configuration → ``'configur'``).
 
@@ -204,54 +199,55 @@ class PrefixQuery(SearchQuery):
     keep the exact one, ranking every match 0. Words before the last one (``api-ke``) must precede
     it. Only letters and digits reach ``to_tsquery``: the parser made ``words`` of nothing else.
     """
+    *before, last = words
+    group = (
+        "(SELECT to_tsquery(%s::regconfig, %s) || COALESCE(to_tsquery('simple', "
+        "string_agg(DISTINCT quote_literal(stem), ' | ')), ''::tsquery) "
+        "FROM unnest(%s::text[]) AS word CROSS JOIN LATERAL unnest(ts_lexize(%s::regdictionary, word)) AS stem "
+        "WHERE strpos(stem, (ts_lexize(%s::regdictionary, %s))[1]) <> 1)"
+    )
+    params = [SEARCH_CONFIG, f"{last}:*", prefix_completions(last), STEM_DICTIONARY, STEM_DICTIONARY, last]
+    if before:
+        return f"tsquery_phrase(phraseto_tsquery(%s::regconfig, %s), {group})", [
+            SEARCH_CONFIG,
+            " ".join(before),
+            *params,
+        ]
+    return group, params
 
-    def __init__(self, words: tuple[str, ...]):
-        self.words = tuple(words)
-        self.completions = prefix_completions(self.words[-1])
+
+def tsquery_sql(terms: list[Term]) -> tuple[str, list]:
+    """The tsquery for ``terms`` as SQL and its parameters: all must match, exclusions must not.
+    User text is only ever a parameter of ``phraseto_tsquery`` (or, letters and digits alone, of
+    ``to_tsquery`` for the word being typed). ``terms`` must have a positive one."""
+    sql, params = "", []
+    for term in sorted(terms, key=lambda t: t.exclude):
+        if term.prefix:
+            term_sql, term_params = _prefix_sql(term.words)
+        else:
+            term_sql, term_params = "phraseto_tsquery(%s::regconfig, %s)", [SEARCH_CONFIG, term.text]
+            if term.exclude:
+                term_sql = f"!!({term_sql})"
+        sql = f"({sql} && {term_sql})" if sql else term_sql
+        params += term_params
+    return sql, params
+
+
+class TermsQuery(SearchQuery):
+    """``tsquery_sql`` as an ORM expression, for querysets (``filter(search_vector=…)``, ``SearchRank``)."""
+
+    def __init__(self, terms: list[Term]):
+        self.terms = list(terms)
         self.config, self.invert = None, False
         Func.__init__(self, output_field=SearchQueryField())
 
     def as_sql(self, compiler, connection, **extra):
-        *before, last = self.words
-        group = (
-            "(SELECT to_tsquery(%s::regconfig, %s) || COALESCE(to_tsquery('simple', "
-            "string_agg(DISTINCT quote_literal(stem), ' | ')), ''::tsquery) "
-            "FROM unnest(%s::text[]) AS word CROSS JOIN LATERAL unnest(ts_lexize(%s::regdictionary, word)) AS stem "
-            "WHERE strpos(stem, (ts_lexize(%s::regdictionary, %s))[1]) <> 1)"
-        )
-        params = [
-            SEARCH_CONFIG,
-            f"{last}:*",
-            self.completions,
-            STEM_DICTIONARY,
-            STEM_DICTIONARY,
-            last,
-        ]
-        if before:
-            return f"tsquery_phrase(phraseto_tsquery(%s::regconfig, %s), {group})", [
-                SEARCH_CONFIG,
-                " ".join(before),
-                *params,
-            ]
-        return group, params
-
-
-def _term_query(term: Term):
-    if term.prefix:
-        return PrefixQuery(term.words)
-    query = SearchQuery(term.text, search_type="phrase", config=SEARCH_CONFIG)
-    return ~query if term.exclude else query
+        return tsquery_sql(self.terms)
 
 
 def postgres_query(terms: list[Term]) -> SearchQuery | None:
     """The tsquery for ``terms`` (all must match, exclusions must not), or None when nothing is sought."""
-    if not has_positive_terms(terms):
-        return None
-    combined = None
-    for term in sorted(terms, key=lambda t: t.exclude):
-        query = _term_query(term)
-        combined = query if combined is None else combined & query
-    return combined
+    return TermsQuery(terms) if has_positive_terms(terms) else None
 
 
 # Two fragments of 12-30 words, matches between START_SEL and STOP_SEL.
@@ -260,32 +256,9 @@ HEADLINE_OPTIONS = (
     'MaxFragments=2, FragmentDelimiter=" … "'
 )
 
-
-class _Headline(SearchHeadline):
-    """``SearchHeadline`` with its options as one constant parameter: Django composes each option
-    through a new client cursor on every compile, which cost ~1 ms a search."""
-
-    def __init__(self, expression, query):
-        super().__init__(expression, query, config=SEARCH_CONFIG)
-
-    def as_sql(self, compiler, connection, function=None, template=None):
-        sql, params = Func.as_sql(
-            self, compiler, connection, function=function, template=template, options=", %s"
-        )
-        return sql, [*params, HEADLINE_OPTIONS]
-
-
-class _StripMarkers(Func):
-    function = "translate"
-    output_field = TextField()
-
-    def __init__(self, expression):
-        super().__init__(expression, Value(START_SEL + STOP_SEL), Value(""))
-
-
 # A page's path below /docs/<version>/ (its ancestors' slugs and its own), climbed in the search
-# statement itself for the rows shown (PostgreSQL computes this column after the LIMIT, like the
-# headline): one round trip for the whole search. Same rules as selectors.documentation_paths.
+# statement itself for the rows shown: one round trip for the whole search. Same rules as
+# selectors.documentation_paths.
 PATH_SQL = """(
     WITH RECURSIVE up(id, slug, parent_id, version, depth) AS (
         SELECT "documentation"."id", "documentation"."slug", "documentation"."parent_id",
@@ -298,48 +271,95 @@ PATH_SQL = """(
     SELECT string_agg(up.slug, '/' ORDER BY up.depth DESC) FROM up
 )"""
 
+# The search in one statement. Inside, the bare full-text query: match (GIN), rank, ORDER BY … LIMIT,
+# carrying only what it sorts by (every match goes through that sort: a wider row, with the text and
+# the tree columns, cost ~2–5 ms more for a word on half the pages). Outside, for the rows shown only,
+# the headline (ts_headline parses a whole page) and the path. The headline reads the page's text
+# after its title line (a title-only match shows the opening), its first HEADLINE_CHARS characters,
+# with the marker characters removed so a page cannot fake a match. Written out, not composed with the
+# ORM: building and compiling those expressions cost ~1.5 ms a search, more than the statement's own
+# work for a rare word. {where}: which pages may be found (visibility, version).
+SEARCH_SQL = """
+SELECT "documentation"."id", "documentation"."title", "documentation"."version", hit."rank",
+    ts_headline(%s::regconfig, translate(substr("documentation"."search_content",
+        length("documentation"."title") + 2, %s), %s, ''), {query}, %s) AS "snippet",
+    {path} AS "path"
+FROM (
+    SELECT "documentation"."id", "documentation"."title",
+        ts_rank((%s)::float4[], "documentation"."search_vector", {query}) AS "rank"
+    FROM "documentation"
+    WHERE ({where}) AND "documentation"."search_vector" @@ {query}
+    ORDER BY 3 DESC, 2 ASC, 1 ASC
+    LIMIT %s
+) AS hit
+JOIN "documentation" ON "documentation"."id" = hit."id"
+ORDER BY 4 DESC, 2 ASC, 1 ASC
+"""
+
+
+def _where(queryset) -> tuple[str, list]:
+    """``queryset``'s WHERE clause (which pages may be found), compiled for SEARCH_SQL."""
+    query = queryset.query
+    if queryset.model is not Documentation or set(query.alias_map) - {Documentation._meta.db_table}:
+        raise ValueError("The docs search filters Documentation by its own columns only.")
+    try:
+        sql, params = query.get_compiler(connection=connection).compile(query.where)
+    except FullResultSet:
+        return "TRUE", []
+    return sql, list(params)
+
 
 def _postgres_search(queryset, terms: list[Term], limit: int) -> list[dict]:
-    query = postgres_query(terms)
-    if query is None:
+    if not has_positive_terms(terms):
         return []
-    # The page's text after its title line (a title-only match shows the opening), first
-    # HEADLINE_CHARS characters: a match further down shows the opening instead.
-    text = Func(
-        F("search_content"),
-        Length("title") + Value(2),
-        Value(HEADLINE_CHARS),
-        function="substr",
-        output_field=TextField(),
-    )
-    rows = (
-        queryset.filter(search_vector=query)
-        .annotate(
-            rank=SearchRank(F("search_vector"), query, weights=RANK_WEIGHTS),
-            # ts_headline parses a whole page, so it must run for the rows shown only: PostgreSQL
-            # evaluates a costly output column after ORDER BY … LIMIT (EXPLAIN VERBOSE shows it in
-            # a Result node above the Sort), so one query does it. See docs/search.md.
-            snippet=_Headline(_StripMarkers(text), query),
-        )
-        .annotate(path=RawSQL(PATH_SQL, []))
-        .order_by("-rank", "title", "pk")
-        .values("pk", "title", "version", "rank", "snippet", "path")[:limit]
-    )
-    return [{**row, "rank": float(row["rank"]), "snippet": snippet_html(row["snippet"])} for row in rows]
+    try:
+        where, where_params = _where(queryset)
+    except EmptyResultSet:
+        return []
+    query, query_params = tsquery_sql(terms)
+    sql = SEARCH_SQL.format(query=query, where=where, path=PATH_SQL)
+    params = [
+        SEARCH_CONFIG,
+        HEADLINE_CHARS,
+        START_SEL + STOP_SEL,
+        *query_params,
+        HEADLINE_OPTIONS,
+        RANK_WEIGHTS,
+        *query_params,
+        *where_params,
+        *query_params,
+        limit,
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    return [
+        {
+            "pk": pk,
+            "title": title,
+            "version": version,
+            "rank": rank,
+            "snippet": snippet_html(snippet),
+            "path": path,
+        }
+        for pk, title, version, rank, snippet, path in rows
+    ]
 
 
 def snippet_html(marked: str) -> SafeString:
     """ts_headline's output as HTML: everything escaped, the marked matches in ``<mark>``."""
-    marked = re.sub(r"\s+", " ", marked or "").strip()
+    # Escaped whole, then split at the markers (which html.escape leaves alone): one escape per
+    # snippet instead of one per piece, the same output.
+    escaped = html.escape(_SPACES_RE.sub(" ", marked or "").strip())
     out, inside = [], False
-    for piece in re.split(f"([{START_SEL}{STOP_SEL}])", marked):
+    for piece in _MARKERS_RE.split(escaped):
         if piece == START_SEL:
             inside = True
         elif piece == STOP_SEL:
             inside = False
         elif piece:
-            out.append(f"<mark>{html.escape(piece)}</mark>" if inside else html.escape(piece))
-    return mark_safe("".join(out))  # every piece of page text went through html.escape()
+            out.append(f"<mark>{piece}</mark>" if inside else piece)
+    return mark_safe("".join(out))  # all the page text went through html.escape()
 
 
 # --- SQLite (and any other database): the fallback ---------------------------------------------

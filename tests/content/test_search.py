@@ -262,6 +262,20 @@ def test_a_new_version_is_searchable_once_committed(corpus, staff_user, django_c
 
 
 @pytest.mark.django_db
+def test_the_versions_kept_in_the_process_do_not_outlive_a_lost_generation(corpus, staff_user):
+    """The process keeps the versions list while the docs generation holds; if the cache loses that
+    number (eviction, a flush), the next one is new, so the copy from before is not served again."""
+    from django.core.cache import cache
+
+    assert "4.0" not in selectors.documentation_versions_cached()
+    # Written, but its on-commit invalidation never runs (the test's transaction is rolled back).
+    services.documentation_create(actor=staff_user, fields={"title": "Later", "version": "4.0", "content": []})
+    assert "4.0" not in selectors.documentation_versions_cached()  # kept: the generation holds
+    cache.delete("content:docs:generation")
+    assert selectors.documentation_versions_cached()[:2] == ["latest", "4.0"]
+
+
+@pytest.mark.django_db
 def test_unpublished_pages_only_for_staff(corpus, user, staff_user):
     assert _titles("roadmap") == []
     assert _titles("roadmap", user=user) == []
