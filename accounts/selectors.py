@@ -20,5 +20,10 @@ def api_key_list_for(*, user: User) -> QuerySet[ApiKey]:
     return ApiKey.objects.filter(user=user).order_by("-created_at")
 
 
+def notification_unread_count(*, user: User) -> int:
+    """The navigation's badge: one COUNT on the user's notifications index."""
+    return Notification.objects.filter(user=user, read_at__isnull=True).count()
+
+
 def notification_list_for(*, user: User) -> QuerySet[Notification]:
     return Notification.objects.filter(user=user).order_by("-created_at")

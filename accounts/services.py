@@ -249,5 +249,10 @@ def _api_key_touch(api_key: ApiKey) -> None:
         api_key.last_used_at = now
 
 
-def notifications_mark_read(*, user: User) -> int:
-    return Notification.objects.filter(user=user, read_at__isnull=True).update(read_at=timezone.now())
+def notifications_mark_read(*, user: User, notification_ids: list | None = None) -> int:
+    """Marks the user's unread notifications read: all of them, or only ``notification_ids`` (ids of
+    someone else's notifications simply match nothing)."""
+    unread = Notification.objects.filter(user=user, read_at__isnull=True)
+    if notification_ids is not None:
+        unread = unread.filter(pk__in=notification_ids)
+    return unread.update(read_at=timezone.now())

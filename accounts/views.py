@@ -1,5 +1,6 @@
 """Account pages: public profiles, settings, API keys and the security overview."""
 
+import uuid
 from datetime import timedelta
 
 from allauth.account import views as allauth_views
@@ -12,8 +13,10 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
+from django.core.paginator import Paginator
 from django.db import IntegrityError, transaction
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
@@ -138,10 +141,31 @@ def security(request):
     return render(request, "accounts/settings_security.html", context)
 
 
+NOTIFICATIONS_PER_PAGE = 25
+
+
 @login_required
 def notifications(request):
+    """``/notifications/``: every notification, newest first, paginated; POST marks one read (``id``) or
+    all of them."""
     if request.method == "POST":
-        services.notifications_mark_read(user=request.user)
-        return redirect("account_notifications")
-    items = selectors.notification_list_for(user=request.user)[:100]
-    return render(request, "accounts/notifications.html", {"notifications": items, "section": "notifications"})
+        one = request.POST.get("id")
+        if one:
+            try:
+                ids = [uuid.UUID(one)]
+            except ValueError:
+                ids = []
+            services.notifications_mark_read(user=request.user, notification_ids=ids)
+        else:
+            services.notifications_mark_read(user=request.user)
+        page_number = request.POST.get("page", "")
+        return redirect(f"{reverse('notifications')}?page={page_number}" if page_number.isdigit() else "notifications")
+    paginator = Paginator(selectors.notification_list_for(user=request.user), NOTIFICATIONS_PER_PAGE)
+    page = paginator.get_page(request.GET.get("page"))
+    return render(
+        request, "accounts/notifications.html", {"notifications": page.object_list, "page": page, "section": "notifications"}
+    )
+
+
+def notifications_moved(request):
+    return redirect("notifications", permanent=True)

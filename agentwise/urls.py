@@ -35,6 +35,7 @@ urlpatterns = [
     path("readyz/", health.readyz, name="readyz"),
     path("admin/", admin.site.urls),
     path("api/", include(api_urlpatterns)),
+    path("notifications/", account_views.notifications, name="notifications"),
     path("account/usage/", project_views.usage_page, name="account_usage"),
     path("account/newsletter/", newsletter_views.account_newsletter, name="account_newsletter"),
     path("account/", include("accounts.urls")),

@@ -109,6 +109,7 @@ class ApiKeyViewSet(
 )
 class NotificationViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     serializer_class = NotificationSerializer
+    lookup_value_regex = "[0-9a-fA-F-]{36}"
     queryset = Notification.objects.none()
 
     def get_queryset(self):
@@ -124,3 +125,17 @@ class NotificationViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     @action(detail=False, methods=["post"], url_path="read")
     def mark_read(self, request):
         return Response({"marked": services.notifications_mark_read(user=request.user)})
+
+    @extend_schema(
+        operation_id="notifications_read_one",
+        summary="Mark one notification read",
+        description="404 for a notification that is not yours. Marking one already read changes nothing.",
+        request=None,
+        responses=NotificationSerializer,
+    )
+    @action(detail=True, methods=["post"], url_path="read")
+    def mark_one_read(self, request, pk=None):
+        notification = self.get_object()
+        services.notifications_mark_read(user=request.user, notification_ids=[notification.pk])
+        notification.refresh_from_db()
+        return Response(NotificationSerializer(notification).data)

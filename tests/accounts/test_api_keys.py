@@ -222,4 +222,4 @@ def test_notifications_list_and_mark_read(user, other_user):
     assert APIClient().get("/api/notifications/").status_code == 401
     page = Client()
     page.force_login(user)
-    assert "80% used" in page.get("/account/notifications/").content.decode()
+    assert "80% used" in page.get("/account/notifications/", follow=True).content.decode()
