@@ -21,7 +21,7 @@ from agentwise.access import can, require
 from agentwise.errors import Refusal
 from agentwise.ratelimits import rate_limit_hit
 
-from . import events
+from . import events, mentions
 from .models import (
     ATTACHMENT_EXTENSIONS,
     EMOJI_PATTERN,
@@ -139,6 +139,10 @@ def message_post(
         if parent is not None:
             Message.objects.filter(pk=parent.pk).update(reply_count=F("reply_count") + 1, last_reply_at=now)
         transaction.on_commit(lambda: events.message_created(message))
+        mentions.mentions_notify(
+            actor=actor, text=content, place=channel, rule="community.view_channel",
+            title=f"@{actor.username} mentioned you in #{channel.name}", url="/community/",
+        )
     return message
 
 
@@ -155,6 +159,11 @@ def message_edit(*, actor, message: Message, content: str) -> Message:
         if content == message.content:
             return message
         MessageEdit.objects.create(message=message, content=message.content, edited_by=actor)
+        mentions.mentions_notify(
+            actor=actor, text=content, previous_text=message.content, place=message.channel,
+            rule="community.view_channel", title=f"@{actor.username} mentioned you in #{message.channel.name}",
+            url="/community/",
+        )
         message.content = content
         message.edited_at = timezone.now()
         message.save(update_fields=["content", "edited_at"])
@@ -440,6 +449,10 @@ def forum_post_create(*, actor, channel: Channel, title: str, content: str, tags
     with transaction.atomic():
         post = ForumPost.objects.create(channel=channel, author=actor, title=title, content=content, tags=tags)
         _forum_tags_save(post, tags)
+        mentions.mentions_notify(
+            actor=actor, text=content, place=post, rule="community.view_forum_post",
+            title=f"@{actor.username} mentioned you in “{title[:80]}”", url=f"/api/forum/posts/{post.pk}/",
+        )
     return post
 
 
@@ -533,6 +546,10 @@ def forum_reply_create(*, actor, post: ForumPost, content: str) -> ForumReply:
         now = timezone.now()
         reply = ForumReply.objects.create(post=post, author=actor, content=content, created_at=now)
         ForumPost.objects.filter(pk=post.pk).update(reply_count=F("reply_count") + 1, last_reply_at=now)
+        mentions.mentions_notify(
+            actor=actor, text=content, place=post, rule="community.view_forum_post",
+            title=f"@{actor.username} mentioned you in “{post.title[:80]}”", url=f"/api/forum/posts/{post.pk}/",
+        )
     return reply
 
 
