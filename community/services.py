@@ -546,9 +546,14 @@ def forum_reply_create(*, actor, post: ForumPost, content: str) -> ForumReply:
         now = timezone.now()
         reply = ForumReply.objects.create(post=post, author=actor, content=content, created_at=now)
         ForumPost.objects.filter(pk=post.pk).update(reply_count=F("reply_count") + 1, last_reply_at=now)
+        url = f"/api/forum/posts/{post.pk}/"
+        mentions.people_notify(
+            actor=actor, people=[post.author], kind="forum_reply", place=post, rule="community.view_forum_post",
+            title=f"@{actor.username} replied to “{post.title[:80]}”", url=url, body=content,
+        )
         mentions.mentions_notify(
             actor=actor, text=content, place=post, rule="community.view_forum_post",
-            title=f"@{actor.username} mentioned you in “{post.title[:80]}”", url=f"/api/forum/posts/{post.pk}/",
+            title=f"@{actor.username} mentioned you in “{post.title[:80]}”", url=url, skip=[post.author],
         )
     return reply
 
@@ -594,6 +599,12 @@ def forum_solution_mark(*, actor, reply: ForumReply) -> ForumReply:
             ForumReply.objects.filter(post_id=reply.post_id, is_solution=True).update(is_solution=False)
             reply.is_solution = True
             reply.save(update_fields=["is_solution"])
+            post = reply.post
+            mentions.people_notify(
+                actor=actor, people=[post.author, reply.author], kind="forum_solution", place=post,
+                rule="community.view_forum_post", title=f"A solution was chosen for “{post.title[:80]}”",
+                url=f"/api/forum/posts/{post.pk}/", body=reply.content,
+            )
     return reply
 
 

@@ -62,5 +62,23 @@ def test_forum_topics_and_replies_notify_who_can_see_them(people, django_capture
         secret = services.forum_post_create(actor=people["staff"], channel=hidden, title="Inner", content="@alice x")
     assert [n.title for n in _mentions(people["alice"])].count("@bob mentioned you in “Deploys”") == 1
     assert len(_mentions(people["alice"])) == 2  # the topic and the reply; not the private forum
-    assert len(_mentions(people["bob"])) == 1
+    # Bob's own topic: the reply naming him is one "forum_reply" notification, not a mention as well.
+    assert list(Notification.objects.filter(user=people["bob"]).values_list("kind", flat=True)) == ["forum_reply"]
     assert secret.pk and all("Inner" not in n.title for n in _mentions(people["alice"]))
+
+
+def test_a_reply_notifies_the_topic_author_once_and_a_solution_both_people(people, django_capture_on_commit_callbacks):
+    forum = Channel.objects.create(name="help", type=ChannelType.FORUM)
+    alice, bob, staff = people["alice"], people["bob"], people["staff"]
+    with django_capture_on_commit_callbacks(execute=True):
+        post = services.forum_post_create(actor=alice, channel=forum, title="Stuck", content="Help")
+        services.forum_reply_create(actor=alice, post=post, content="more detail")  # your own reply: nothing
+        reply = services.forum_reply_create(actor=bob, post=post, content="@alice try restarting")
+    kinds = list(Notification.objects.filter(user=alice).values_list("kind", flat=True))
+    assert kinds == ["forum_reply"]  # the reply and the mention in it are one event: one notification
+    with django_capture_on_commit_callbacks(execute=True):
+        services.forum_solution_mark(actor=staff, reply=reply)
+        services.forum_solution_mark(actor=staff, reply=reply)  # already the solution: nothing new
+    assert Notification.objects.filter(user=alice, kind="forum_solution").count() == 1
+    assert Notification.objects.filter(user=bob, kind="forum_solution").count() == 1
+    assert not Notification.objects.filter(user=staff).exists()
