@@ -39,7 +39,8 @@ def mentions_notify(
     ``previous_text``: on an edit, names already mentioned before are not notified again. ``skip``: users
     this event already notifies otherwise (a reply's topic author): one notification per event.
     """
-    names = [name for name in mentioned_usernames(text) if name not in set(mentioned_usernames(previous_text))]
+    already = set(mentioned_usernames(previous_text))
+    names = [name for name in mentioned_usernames(text) if name not in already]
     if not names:
         return
     skipped = {user.pk for user in skip if user is not None}

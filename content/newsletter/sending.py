@@ -516,25 +516,25 @@ def campaign_finish_if_done(*, campaign_id: int, now: datetime | None = None) ->
     """Sending → sent once no row is queued or claimed; the counters are recounted from the rows."""
     if _waiting(campaign_id).exists():
         return False
-    counts = selectors.campaign_delivery_counts(campaign_id)
     finished = Campaign.objects.filter(pk=campaign_id, status=CampaignStatus.SENDING).update(
-        status=CampaignStatus.SENT,
-        finished_at=now or timezone.now(),
-        total_count=sum(counts.values()),
-        sent_count=counts[DeliveryStatus.SENT] + counts[DeliveryStatus.BOUNCED],
-        failed_count=counts[DeliveryStatus.FAILED],
+        status=CampaignStatus.SENT, finished_at=now or timezone.now(), **_counters(campaign_id)
     )
     return bool(finished) or Campaign.objects.filter(pk=campaign_id, status=CampaignStatus.SENT).exists()
 
 
 def campaign_recount(*, campaign_id: int) -> None:
     """Sets the progress counters from the rows (a sender that died kept a chunk's count to itself)."""
+    Campaign.objects.filter(pk=campaign_id).update(**_counters(campaign_id))
+
+
+def _counters(campaign_id: int) -> dict:
+    """The campaign's counters as its rows say (a bounce was sent first, so it counts as sent)."""
     counts = selectors.campaign_delivery_counts(campaign_id)
-    Campaign.objects.filter(pk=campaign_id).update(
-        total_count=sum(counts.values()),
-        sent_count=counts[DeliveryStatus.SENT] + counts[DeliveryStatus.BOUNCED],
-        failed_count=counts[DeliveryStatus.FAILED],
-    )
+    return {
+        "total_count": sum(counts.values()),
+        "sent_count": counts[DeliveryStatus.SENT] + counts[DeliveryStatus.BOUNCED],
+        "failed_count": counts[DeliveryStatus.FAILED],
+    }
 
 
 def campaign_pause_if_failing(*, campaign_id: int, now: datetime | None = None) -> bool:

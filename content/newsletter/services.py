@@ -36,7 +36,7 @@ from content.models import (
     SubscriberStatus,
 )
 
-from . import messages, tokens
+from . import messages, selectors, tokens
 
 logger = logging.getLogger(__name__)
 
@@ -166,7 +166,7 @@ def subscriber_set_for_account(*, user, subscribed: bool, now: datetime | None =
 
     now = now or timezone.now()
     email = user.email.lower()
-    existing = Subscriber.objects.filter(user=user).first() or Subscriber.objects.filter(email=email).first()
+    existing = selectors.subscriber_for_user(user)
     if not subscribed:
         if existing is not None:
             return subscriber_unsubscribe(subscriber_id=existing.pk, now=now)
