@@ -39,6 +39,7 @@ CLOSE_FLOODING = 4429
 MAX_FRAME_BYTES = 64 * 1024
 FRAMES_PER_SECOND = 20  # per socket, any frame type; writes are also limited per user by the services
 RELEASE_TIMEOUT_SECONDS = 3
+MAX_WATCHED_TOPICS = 20  # forum topics one socket may watch at once (a tab shows one)
 # The protocol's names for refusals where they differ from the REST API's.
 _FRAME_CODES = {"permission_denied": "forbidden"}
 
@@ -115,7 +116,7 @@ class AccessWatch:
         sockets = [c for c in self.sockets if not c.closing]
         if not sockets:
             return
-        snapshot = [(c.credential, str(c.user.pk), c.user.is_staff, frozenset(c.joined)) for c in sockets]
+        snapshot = [(c.credential, str(c.user.pk), c.user.is_staff, frozenset(c.joined) | c.watched_channels()) for c in sockets]
         suspect = await database_sync_to_async(_access_verdicts)(snapshot)
         for consumer, flagged in zip(sockets, suspect, strict=True):
             if flagged and not consumer.closing:
@@ -172,6 +173,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         self.registered = True
         self.me = await database_sync_to_async(events.author_payload)(user)  # reads the profile
         self.joined: set[str] = set()
+        self.watched: dict[str, str] = {}  # forum topic id -> its channel id
         self.typing_tasks: dict[str, asyncio.Task] = {}
         self.typing_announced: set[str] = set()
         self.strikes = 0
@@ -201,6 +203,8 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         try:
             for channel_id in list(getattr(self, "joined", ())):
                 await self._leave(channel_id)
+            for post_id in list(getattr(self, "watched", ())):
+                await self._unwatch(post_id)
             for group in getattr(self, "groups_joined", ()):
                 await self.channel_layer.group_discard(group, self.channel_name)
             if getattr(self, "registered", False):
@@ -442,6 +446,38 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         }
         await self._broadcast(channel_id, payload, exclude=self.channel_name)
 
+    # --- forum topics ----------------------------------------------------------------------------
+
+    def watched_channels(self) -> frozenset:
+        return frozenset(getattr(self, "watched", {}).values())
+
+    async def on_forum_watch(self, frame):
+        """Subscribes the socket to a topic's ``forum:*`` frames, if the user may read the topic (the
+        API's rule, through the same selector); an unknown or invisible topic is ``not_found``."""
+        post_id = _require_str(frame, "post")
+        if post_id not in self.watched and len(self.watched) >= MAX_WATCHED_TOPICS:
+            raise FrameError("too_many", f"A socket watches at most {MAX_WATCHED_TOPICS} topics; unwatch one first.")
+        post = await self._as_actor(lambda actor: selectors.forum_post_get_visible(user=actor, post_id=post_id))
+        post_id, channel_id = str(post.pk), str(post.channel_id)
+        if post_id not in self.watched:
+            if channel_id not in self.watched_channels():
+                await self.channel_layer.group_add(events.forum_channel_group(channel_id), self.channel_name)
+            await self.channel_layer.group_add(events.forum_post_group(post_id), self.channel_name)
+            self.watched[post_id] = channel_id
+        await self.send_json({"type": "forum:watching", "post": post_id, "reply_count": post.reply_count})
+
+    async def on_forum_unwatch(self, frame):
+        post_id = _require_str(frame, "post")
+        if post_id in self.watched:
+            await self._unwatch(post_id)
+        await self.send_json({"type": "forum:unwatched", "post": post_id})
+
+    async def _unwatch(self, post_id: str):
+        channel_id = self.watched.pop(post_id)
+        await self.channel_layer.group_discard(events.forum_post_group(post_id), self.channel_name)
+        if channel_id not in self.watched_channels():
+            await self.channel_layer.group_discard(events.forum_channel_group(channel_id), self.channel_name)
+
     HANDLERS = {
         "ping": on_ping,
         "channel:join": on_join,
@@ -452,6 +488,8 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         "reaction:toggle": on_react,
         "typing:start": on_typing_start,
         "typing:stop": on_typing_stop,
+        "forum:watch": on_forum_watch,
+        "forum:unwatch": on_forum_unwatch,
     }
 
     # --- access follows changes -----------------------------------------------------------------
@@ -479,17 +517,19 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
 
     async def access_channel(self, event):
         """Group message ``access.channel``: a channel's membership or privacy changed."""
-        if event.get("channel") in self.joined:
+        if event.get("channel") in self.joined or event.get("channel") in self.watched_channels():
             await self._recheck(channel_ids=[event["channel"]])
 
     async def _recheck(self, *, channel_ids):
         """Closes the socket (4401) if its credential no longer holds; otherwise leaves every joined
-        channel it may no longer read, with a ``channel:removed`` frame. Handlers run one at a time,
+        channel it may no longer read, with a ``channel:removed`` frame, and stops watching the forum
+        topics of those channels, with a ``forum:removed`` frame each. Handlers run one at a time,
         so no frame of a lost channel is delivered between the change and this decision."""
         if self.closing:
             return
         async with self.access_lock:
-            checked = set(self.joined) if channel_ids is None else set(channel_ids) & self.joined
+            held = set(self.joined) | self.watched_channels()
+            checked = held if channel_ids is None else set(channel_ids) & held
             try:
                 visible = await self._as_actor(
                     lambda actor: selectors.channel_ids_visible(user=actor, channel_ids=checked) if checked else set()
@@ -501,6 +541,10 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
                     await self._leave(channel_id)
                     await self.send_json({"type": "channel:removed", "channel": channel_id,
                                           "message": "You no longer have access to this channel."})
+                for post_id in sorted(p for p, c in self.watched.items() if c == channel_id):
+                    await self._unwatch(post_id)
+                    await self.send_json({"type": "forum:removed", "post": post_id,
+                                          "message": "You no longer have access to this topic."})
 
     # --- presence upkeep -------------------------------------------------------------------------
 
@@ -536,6 +580,11 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         channel = event.get("channel")
         if channel is not None and channel not in self.joined:
             return  # left (or removed from) this channel while the frame was in flight
+        await self.send(text_data=event["text"])
+
+    async def forum_event(self, event):
+        if self.closing or event.get("post") not in self.watched:
+            return  # stopped watching (or lost access) while the frame was in flight
         await self.send(text_data=event["text"])
 
     async def notification(self, event):

@@ -14,6 +14,16 @@ def channel_group(channel_id) -> str:
     return f"channel.{channel_id}"
 
 
+def forum_post_group(post_id) -> str:
+    """The sockets watching a topic (``forum:watch``)."""
+    return f"forum.post.{post_id}"
+
+
+def forum_channel_group(channel_id) -> str:
+    """The sockets watching any topic of a forum channel: told when access to the channel changes."""
+    return f"forum.channel.{channel_id}"
+
+
 def author_payload(user) -> dict | None:
     """Who wrote it. ``username`` is the unique handle shown beside the display name, and ``is_staff``
     the staff badge, so nobody passes as a moderator by choosing "Mo Derator" as their name."""
@@ -85,7 +95,10 @@ def channel_access_changed(channel_id) -> None:
     layer = get_channel_layer()
     if layer is None:
         return
-    async_to_sync(layer.group_send)(channel_group(channel_id), {"type": "access.channel", "channel": str(channel_id)})
+    event = {"type": "access.channel", "channel": str(channel_id)}
+    async_to_sync(layer.group_send)(channel_group(channel_id), event)
+    # Sockets watching the channel's forum topics without having joined it decide again too.
+    async_to_sync(layer.group_send)(forum_channel_group(channel_id), event)
 
 
 def message_created(message: Message) -> None:
@@ -165,3 +178,32 @@ def forum_reply_payload(reply, *, reactions: dict | None = None) -> dict:
         "edited_at": reply.edited_at.isoformat() if reply.edited_at else None,
         "deleted": deleted,
     }
+
+
+def forum_broadcast(post_id, payload: dict) -> None:
+    """Sends a ``forum:*`` frame to every socket watching the topic, serialised once. ``post`` lets a
+    socket drop a frame of a topic it has just stopped watching."""
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    async_to_sync(layer.group_send)(
+        forum_post_group(post_id), {"type": "forum.event", "text": frame_text(payload), "post": str(post_id)}
+    )
+
+
+def forum_reply_created(reply) -> None:
+    """``forum:reply``: the reply as the API returns it (without the viewer's ``can_*``: those come
+    from the topic's own flags), after the write has committed."""
+    forum_broadcast(reply.post_id, {"type": "forum:reply", "post": str(reply.post_id), "reply": forum_reply_payload(reply)})
+
+
+def forum_reply_updated(reply) -> None:
+    """``forum:reply_updated``: an edit, a delete (a tombstone) or a solution marked or unmarked."""
+    forum_broadcast(
+        reply.post_id, {"type": "forum:reply_updated", "post": str(reply.post_id), "reply": forum_reply_payload(reply)}
+    )
+
+
+def forum_replies_updated(replies) -> None:
+    for reply in replies:
+        forum_reply_updated(reply)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import uuid
 
 from django.conf import settings
+from django.contrib.postgres.indexes import GinIndex
+from django.contrib.postgres.search import SearchVectorField
 from django.db import models
 from django.utils import timezone
 
@@ -262,6 +264,9 @@ class ForumPost(models.Model):
     edited_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
+    # PostgreSQL only (the column exists, unused, on SQLite): title (A), text (B) and the live replies'
+    # text (C), rewritten by community.search.forum_post_index in the transaction of every change.
+    search_vector = SearchVectorField(null=True, blank=True, editable=False)
 
     class Meta:
         db_table = "forum_posts"
@@ -270,6 +275,7 @@ class ForumPost(models.Model):
             models.Index(fields=["channel", "-is_pinned", "-created_at"], name="forum_post_channel_new"),
             models.Index(fields=["-is_pinned", "-created_at"], name="forum_post_new"),
             models.Index(fields=["author", "created_at"], name="forum_post_author"),
+            GinIndex(fields=["search_vector"], name="forum_post_search_idx"),  # PostgreSQL only (migration)
         ]
 
     def __str__(self) -> str:

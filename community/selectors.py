@@ -229,7 +229,8 @@ def _forum_posts_annotated(queryset) -> QuerySet[ForumPost]:
         ForumReaction.objects.filter(post=OuterRef("pk")).order_by().values("post").annotate(n=Count("pk")).values("n")
     )
     solution = ForumReply.objects.filter(post=OuterRef("pk"), is_solution=True).values("pk")[:1]
-    return queryset.select_related("channel", "author", "author__profile").annotate(
+    # The search vector is for the database's search alone: never read into Python.
+    return queryset.defer("search_vector").select_related("channel", "author", "author__profile").annotate(
         last_activity_at=Coalesce("last_reply_at", "created_at"),
         reaction_total=Coalesce(Subquery(reactions), Value(0), output_field=IntegerField()),
         solution_id=Subquery(solution),
@@ -261,6 +262,16 @@ def forum_post_list(*, user, channel_id=None, tag: str | None = None, order: str
     if order == "top":
         by = [by[0].desc(), "-last_activity_at"]
     return queryset.order_by("-is_pinned", *by, "-pk")
+
+
+def forum_post_search(*, user, q: str, channel_id=None, tag: str | None = None, order: str = "activity"):
+    """Full-text search over the topics ``forum_post_list`` gives the user (same visibility, same
+    filters; ``order`` only filters, unanswered or solved): a topic matches by its title, text or live
+    replies. Best first, paginated like a queryset; each topic of a slice has ``search_snippet``
+    (safe HTML) and ``search_rank``. See ``community.search``."""
+    from .search import forum_matches
+
+    return forum_matches(forum_post_list(user=user, channel_id=channel_id, tag=tag, order=order), query=q)
 
 
 def forum_post_get_visible(*, user, post_id) -> ForumPost:

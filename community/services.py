@@ -47,6 +47,7 @@ from .models import (
     Reaction,
     ReadMarker,
 )
+from .search import forum_post_index
 
 MAX_ATTACHMENTS = 5
 EMOJI_RE = re.compile(EMOJI_PATTERN)
@@ -449,6 +450,7 @@ def forum_post_create(*, actor, channel: Channel, title: str, content: str, tags
     with transaction.atomic():
         post = ForumPost.objects.create(channel=channel, author=actor, title=title, content=content, tags=tags)
         _forum_tags_save(post, tags)
+        forum_post_index(post.pk)
         mentions.mentions_notify(
             actor=actor, text=content, place=post, rule="community.view_forum_post",
             title=f"@{actor.username} mentioned you in “{title[:80]}”", url=f"/api/forum/posts/{post.pk}/",
@@ -497,6 +499,8 @@ def forum_post_update(*, actor, post: ForumPost, data: dict) -> ForumPost:
                 changed.append(flag)
         if changed:
             post.save(update_fields=[*changed, "updated_at"])
+            if "content" in changed:
+                forum_post_index(post.pk)
     return post
 
 
@@ -546,6 +550,8 @@ def forum_reply_create(*, actor, post: ForumPost, content: str) -> ForumReply:
         now = timezone.now()
         reply = ForumReply.objects.create(post=post, author=actor, content=content, created_at=now)
         ForumPost.objects.filter(pk=post.pk).update(reply_count=F("reply_count") + 1, last_reply_at=now)
+        forum_post_index(post.pk)
+        transaction.on_commit(lambda: events.forum_reply_created(reply))
         url = f"/api/forum/posts/{post.pk}/"
         mentions.people_notify(
             actor=actor, people=[post.author], kind="forum_reply", place=post, rule="community.view_forum_post",
@@ -576,6 +582,8 @@ def forum_reply_edit(*, actor, reply: ForumReply, content: str) -> ForumReply:
         if content != reply.content:
             reply.content, reply.edited_at = content, timezone.now()
             reply.save(update_fields=["content", "edited_at"])
+            forum_post_index(reply.post_id)
+            transaction.on_commit(lambda: events.forum_reply_updated(reply))
     return reply
 
 
@@ -587,6 +595,8 @@ def forum_reply_delete(*, actor, reply: ForumReply) -> ForumReply:
         reply.deleted_at, reply.is_solution = timezone.now(), False
         reply.save(update_fields=["deleted_at", "is_solution"])
         _forum_post_recount(reply.post_id)
+        forum_post_index(reply.post_id)
+        transaction.on_commit(lambda: events.forum_reply_updated(reply))
     return reply
 
 
@@ -596,9 +606,13 @@ def forum_solution_mark(*, actor, reply: ForumReply) -> ForumReply:
         reply = _forum_reply_locked(actor, "community.mark_forum_solution", reply,
                                     refused="Only the topic's author or staff choose its solution.")
         if not reply.is_solution:
-            ForumReply.objects.filter(post_id=reply.post_id, is_solution=True).update(is_solution=False)
+            previous = list(ForumReply.objects.filter(post_id=reply.post_id, is_solution=True).select_related("author", "author__profile"))
+            ForumReply.objects.filter(pk__in=[p.pk for p in previous]).update(is_solution=False)
             reply.is_solution = True
             reply.save(update_fields=["is_solution"])
+            for old in previous:
+                old.is_solution = False
+            transaction.on_commit(lambda: events.forum_replies_updated([*previous, reply]))
             post = reply.post
             mentions.people_notify(
                 actor=actor, people=[post.author, reply.author], kind="forum_solution", place=post,
@@ -615,6 +629,7 @@ def forum_solution_unmark(*, actor, reply: ForumReply) -> ForumReply:
         if reply.is_solution:
             reply.is_solution = False
             reply.save(update_fields=["is_solution"])
+            transaction.on_commit(lambda: events.forum_reply_updated(reply))
     return reply
 
 

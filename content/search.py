@@ -10,6 +10,9 @@ as a prefix while it is being typed) into terms; each database then matches thos
 - SQLite (development): every term must appear (a word as the start of a word, crudely stemmed;
   the last word as a prefix), ranked by where it matches (title, headings, body), then how often.
 
+The parser, ``tsquery_sql``/``TermsQuery``, ``snippet_html`` and ``FallbackMatcher`` know nothing of
+the docs: the forum search (``community.search``) uses them for topics and their replies.
+
 Snippets are HTML built here: the page text escaped, the matches in ``<mark>``.
 """
 
@@ -407,7 +410,8 @@ def _term_pattern(term: Term) -> re.Pattern:
     )
 
 
-def _fallback_snippet(text: str, patterns: list[re.Pattern]) -> SafeString:
+def fallback_snippet(text: str, patterns: list[re.Pattern]) -> SafeString:
+    """The stretch of ``text`` around the first match, escaped, the matches in ``<mark>``."""
     text = re.sub(r"\s+", " ", text).strip()
     spans = sorted({m.span() for p in patterns for m in p.finditer(text)})
     first = spans[0][0] if spans else 0
@@ -431,37 +435,62 @@ def _fallback_snippet(text: str, patterns: list[re.Pattern]) -> SafeString:
     return mark_safe(("… " if start else "") + marked + (" …" if end < len(text) else ""))  # all escaped
 
 
+@dataclass(frozen=True)
+class FallbackMatcher:
+    """The terms of a query as regular expressions, for any model's fallback search: ``narrowing``
+    names the stems a row must contain (for a case-blind SQL ``LIKE`` before the exact match), and
+    ``rank`` matches the texts of one row, most important place first."""
+
+    patterns: tuple[re.Pattern, ...]
+    excluded: tuple[re.Pattern, ...]
+    narrowing: tuple[str, ...]  # crude stems, ASCII only (LIKE is case-blind for ASCII only)
+
+    @classmethod
+    def for_terms(cls, terms: list[Term]) -> FallbackMatcher | None:
+        """None when nothing is sought (no term, or exclusions alone)."""
+        if not has_positive_terms(terms):
+            return None
+        positives = [t for t in terms if not t.exclude]
+        stems = [_crude_stem(w) for t in positives for w in t.content_words]
+        return cls(
+            patterns=tuple(_term_pattern(t) for t in positives),
+            excluded=tuple(_term_pattern(t) for t in terms if t.exclude),
+            narrowing=tuple(dict.fromkeys(s for s in stems if s.isascii())),
+        )
+
+    def rank(self, places: list[str]) -> float | None:
+        """None unless every term occurs in one of ``places`` and no excluded one in any; otherwise
+        higher for each term's best place (100 in the first, 10 in the second, 1 later), then for how
+        often the terms occur."""
+        everything = "\n".join(places)
+        if any(p.search(everything) for p in self.excluded):
+            return None
+        place_score, count = 0, 0
+        for pattern in self.patterns:
+            found = next((i for i, text in enumerate(places) if pattern.search(text)), None)
+            if found is None:
+                return None
+            place_score += 100 if found == 0 else 10 if found == 1 else 1
+            count += len(pattern.findall(everything))
+        return place_score + count / (count + 1)
+
+    def snippet(self, text: str) -> SafeString:
+        return fallback_snippet(text, list(self.patterns))
+
+
 def _fallback_search(queryset, terms: list[Term], limit: int) -> list[dict]:
-    if not has_positive_terms(terms):
+    matcher = FallbackMatcher.for_terms(terms)
+    if matcher is None:
         return []
-    positives = [t for t in terms if not t.exclude]
-    negatives = [t for t in terms if t.exclude]
     # Narrow in SQL (LIKE is case-blind for ASCII only, so only ASCII words narrow), then match exactly.
-    for term in positives:
-        for word in term.content_words:
-            stem = _crude_stem(word)
-            if stem.isascii():
-                queryset = queryset.filter(search_content__icontains=stem)
-    patterns = [_term_pattern(t) for t in positives]
-    excluded = [_term_pattern(t) for t in negatives]
+    for stem in matcher.narrowing:
+        queryset = queryset.filter(search_content__icontains=stem)
     results = []
     for page in queryset.only("pk", "title", "version", "content").iterator():
         title = page.title
-        headings = blocks.headings_text(page.content)
-        body = blocks.body_text(page.content)
-        everything = "\n".join((title, headings, body))
-        if any(p.search(everything) for p in excluded):
-            continue
-        place_score, count = 0, 0
-        for pattern in patterns:
-            found = [bool(pattern.search(title)), bool(pattern.search(headings)), bool(pattern.search(body))]
-            if not any(found):
-                break
-            place_score += 100 if found[0] else 10 if found[1] else 1
-            count += len(pattern.findall(everything))
-        else:
-            rank = place_score + count / (count + 1)
-            snippet = _fallback_snippet(blocks.blocks_text(page.content), patterns)  # reading order
+        rank = matcher.rank([title, blocks.headings_text(page.content), blocks.body_text(page.content)])
+        if rank is not None:
+            snippet = matcher.snippet(blocks.blocks_text(page.content))  # reading order
             results.append(
                 {"pk": page.pk, "title": title, "version": page.version, "rank": rank, "snippet": snippet}
             )

@@ -4,6 +4,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from agentwise.api.fields import StrictBooleanField, StrictCharField, StrictIntegerField, StrictRegexField
+from content.search import MAX_QUERY_LENGTH
 
 from ..models import (
     EMOJI_PATTERN,
@@ -21,6 +22,8 @@ from ..models import (
 )
 from ..permissions import channel_capabilities
 from ..selectors import FORUM_ORDERINGS
+
+MAX_SEARCH_CHARS = MAX_QUERY_LENGTH  # one limit for every search box
 
 CAPABILITIES = ("can_post", "can_react", "can_edit_own", "can_delete_own", "can_edit_any", "can_delete_any")
 
@@ -235,6 +238,7 @@ class ForumPostUpdateSerializer(serializers.Serializer):
 
 
 class ForumPostFilterSerializer(serializers.Serializer):
+    q = StrictCharField(required=False, allow_blank=True, trim_whitespace=False, max_length=MAX_SEARCH_CHARS)
     channel = serializers.UUIDField(required=False)
     tag = ForumTagField(required=False)
     order = serializers.ChoiceField(choices=list(FORUM_ORDERINGS), required=False, default="activity")
@@ -271,6 +275,10 @@ class ForumPostSerializer(serializers.Serializer):
     can_delete = serializers.BooleanField()
     can_react = serializers.BooleanField()
     can_moderate = serializers.BooleanField(help_text="You may pin and lock (staff).")
+    snippet = serializers.CharField(
+        required=False,
+        help_text="Searches (`q`) only: HTML, the topic's text and first replies escaped, the matching words in `<mark>`.",
+    )
 
 
 class ForumReplySerializer(serializers.Serializer):

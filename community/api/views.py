@@ -12,11 +12,14 @@ from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from agentwise.api.fields import NO_NUL
 from agentwise.api.pagination import single_positive_int
+from content.search import search_rate_limit
 
 from .. import events, permissions, selectors, services
 from ..models import FORUM_TAG_PATTERN, MAX_FORUM_TAG_CHARS, Channel, ForumPost, ForumReply, Message
 from .serializers import (
+    MAX_SEARCH_CHARS,
     AttachmentSerializer,
     AttachmentUploadSerializer,
     ChannelMemberAddSerializer,
@@ -289,6 +292,14 @@ def _forum_reply_payloads(replies, viewer, *, post: ForumPost | None = None) -> 
 
 
 FORUM_LIST_PARAMETERS = [
+    OpenApiParameter(
+        "q", {"type": "string", "maxLength": MAX_SEARCH_CHARS, "pattern": NO_NUL},
+        description='Full-text search over titles, texts and replies: every word must match (stemmed), '
+        '`"quoted phrase"` in a row, `-word` excludes, the last word as a prefix unless a space follows. '
+        "Results come best first (title matches above text, text above replies), each with a `snippet`; "
+        "`order` then only filters (`unanswered`, `solved`). Empty: the plain list. Longer than "
+        f"{MAX_SEARCH_CHARS} characters: 400.",
+    ),
     OpenApiParameter("channel", OpenApiTypes.UUID, description="Only this forum channel's topics."),
     OpenApiParameter("tag", {"type": "string", "pattern": FORUM_TAG_PATTERN, "maxLength": MAX_FORUM_TAG_CHARS},
                      description="Only topics with this tag (any case)."),
@@ -305,17 +316,29 @@ class ForumPostListView(generics.ListCreateAPIView):
     serializer_class = ForumPostSerializer
     queryset = ForumPost.objects.none()
 
-    @extend_schema(summary="Forum topics you can see, pinned first", parameters=FORUM_LIST_PARAMETERS)
+    @extend_schema(summary="Forum topics you can see, pinned first; or a search (`q`), best first",
+                   parameters=FORUM_LIST_PARAMETERS)
     def get(self, request, *args, **kwargs):
         # A plain dict: from a QueryDict, DRF would read an empty optional value (``?tag=``) as absent.
         filters = ForumPostFilterSerializer(data=request.query_params.dict())
         filters.is_valid(raise_exception=True)
-        queryset = selectors.forum_post_list(
-            user=request.user, channel_id=filters.validated_data.get("channel"),
-            tag=filters.validated_data.get("tag"), order=filters.validated_data["order"],
-        )
+        data = filters.validated_data
+        query = data.get("q", "")
+        if query.strip():
+            search_rate_limit(request)  # the docs search's budget: searching is the costliest read
+            queryset = selectors.forum_post_search(
+                user=request.user, q=query, channel_id=data.get("channel"), tag=data.get("tag"), order=data["order"]
+            )
+        else:
+            queryset = selectors.forum_post_list(
+                user=request.user, channel_id=data.get("channel"), tag=data.get("tag"), order=data["order"]
+            )
         page = self.paginate_queryset(queryset)
-        return self.get_paginated_response(_forum_post_payloads(page, request.user))
+        payloads = _forum_post_payloads(page, request.user)
+        if query.strip():
+            for payload, post in zip(payloads, page, strict=True):
+                payload["snippet"] = str(post.search_snippet)
+        return self.get_paginated_response(payloads)
 
     @extend_schema(summary="Open a topic in a forum channel", request=ForumPostCreateSerializer, responses={201: ForumPostSerializer})
     def post(self, request, *args, **kwargs):
