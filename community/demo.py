@@ -1,10 +1,10 @@
-"""Demo channels and a little conversation for ``manage.py seed_demo``."""
+"""Demo channels and a little conversation, and forum topics with replies and solutions, for ``manage.py seed_demo``."""
 
 from django.conf import settings
 from django.test import override_settings
 
 from . import services
-from .models import Channel, ChannelMember
+from .models import Channel, ChannelMember, ChannelType
 
 CHANNELS = [
     ("general", "Community", 0, {}, "Say hi; talk about anything agent-related."),
@@ -46,3 +46,62 @@ def seed_community(users: dict) -> int:
                 services.message_post(actor=users["ken"], channel=channels[channel], content="Which fixture?", parent=message)
                 added += 1
     return added
+
+
+FORUMS = [
+    ("help", "Forum", 10, "Questions and answers: how do I…? Mark the answer that solved it."),
+    ("ideas", "Forum", 11, "Feature requests and what you would build with Agentwise."),
+]
+
+# (forum, author, title, content, tags, replies as (author, content), index of the solution or None, pinned)
+TOPICS = [
+    ("help", "moderator", "Read this first: how to ask a good question",
+     "Say what you ran, what you expected and what happened. Paste the **exact** error in a code block:\n\n"
+     "```\nagentwise report --project demo\n```\n\nThen tag the topic (`cli`, `api`, `billing`…).",
+     ["meta"], [], None, True),
+    ("help", "ada", "The CLI says my API key is invalid after I rotated it",
+     "I revoked the old key and created a new one, but `agentwise report` still fails with *401 invalid key*.",
+     ["cli", "api-keys"],
+     [("linus", "Did you update `AGENTWISE_API_KEY` in the shell that runs the CLI? It wins over the config file."),
+      ("ada", "That was it: an old export in my `.zshrc`. Thanks!"),
+      ("grace", "Tip: `agentwise whoami` prints which key (by name) the CLI is using.")],
+     0, False),
+    ("help", "ken", "How do I keep websocket connections alive behind nginx?",
+     "Live updates stop after about a minute when the dashboard runs behind our nginx proxy.",
+     ["deploy", "websocket"],
+     [("linus", "Raise `proxy_read_timeout` (the default is 60 s) and pass the `Upgrade` and `Connection` headers."),
+      ("moderator", "The client pings every 25 seconds too, so 75 s is enough.")],
+     0, False),
+    ("help", "grace", "Budget alerts for a team project?",
+     "Can the budget alert email go to everyone on the project, not only the owner?",
+     ["billing"], [], None, False),
+    ("ideas", "linus", "Compare two agent runs side by side",
+     "A diff view of tokens, tool calls and duration between two executions would help tune prompts.",
+     ["dashboard"],
+     [("ada", "+1, especially for the tool calls."), ("ken", "And export the comparison as CSV, please.")],
+     None, False),
+]
+
+
+def seed_forum(users: dict) -> int:
+    """Creates the demo forums and their topics once (pinned guide, tags, replies, chosen solutions);
+    returns the number of topics added. Through the services, so counters, the search index and
+    notifications are what real use would leave."""
+    if Channel.objects.filter(type=ChannelType.FORUM, name=FORUMS[0][0]).exists():
+        return 0
+    forums = {
+        name: Channel.objects.create(name=name, category=category, position=position, description=description,
+                                     type=ChannelType.FORUM)
+        for name, category, position, description in FORUMS
+    }
+    staff = users["moderator"]
+    with override_settings(COMMUNITY_POST_RATE={**settings.COMMUNITY_POST_RATE, "messages": 10_000}):
+        for forum, author, title, content, tags, replies, solution, pinned in TOPICS:
+            post = services.forum_post_create(actor=users[author], channel=forums[forum], title=title,
+                                              content=content, tags=tags)
+            made = [services.forum_reply_create(actor=users[who], post=post, content=text) for who, text in replies]
+            if solution is not None:
+                services.forum_solution_mark(actor=users[author], reply=made[solution])
+            if pinned:
+                services.forum_post_update(actor=staff, post=post, data={"is_pinned": True})
+    return len(TOPICS)

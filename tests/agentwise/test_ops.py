@@ -26,7 +26,16 @@ def test_seed_demo_is_idempotent_and_prints_how_to_sign_in(settings):
     from projects.models import AgentExecution, Project
 
     assert Project.objects.count() == 5 and AgentExecution.objects.count() >= 300
-    assert Channel.objects.count() == 5 and Message.objects.count() >= 8
+    assert Channel.objects.count() == 7 and Message.objects.count() >= 8
+    from community.models import ForumPost, ForumPostTag, ForumReply
+
+    assert Channel.objects.filter(type="forum").count() == 2
+    assert ForumPost.objects.count() == 5 and ForumReply.objects.count() == 7  # once, however often it runs
+    assert ForumPost.objects.filter(is_pinned=True).count() == 1
+    assert ForumReply.objects.filter(is_solution=True).count() == 2
+    assert ForumPostTag.objects.filter(tag="cli").count() == 1
+    solved = ForumPost.objects.get(title__startswith="The CLI says")
+    assert solved.reply_count == 3 and solved.tags == ["cli", "api-keys"]
     from content.models import Campaign, Subscriber
 
     assert Subscriber.objects.filter(status="active").count() == 8  # 5 demo users and 3 readers

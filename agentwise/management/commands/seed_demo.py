@@ -3,7 +3,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from accounts.demo import DEMO_PASSWORD, DEMO_USERS, seed_accounts
-from community.demo import seed_community
+from community.demo import seed_community, seed_forum
 from content.demo_blog import seed_blog
 from content.demo_docs import seed_docs
 from content.newsletter.demo import seed_newsletter
@@ -25,6 +25,7 @@ class Command(BaseCommand):
             users = seed_accounts()
             executions = seed_projects(users)
             messages = seed_community(users)
+            topics = seed_forum(users)
             staff = next(user for user in users.values() if user.is_staff)
             posts = len(seed_blog(staff))
             pages = seed_docs(staff)
@@ -32,6 +33,7 @@ class Command(BaseCommand):
         self.stdout.write(
             self.style.SUCCESS(
                 f"Demo ready: {len(users)} users, {executions} new executions, {messages} new messages, "
+                f"{topics} new forum topics, "
                 f"{posts} new blog posts, {pages} new docs pages, {subscribers} new newsletter subscribers "
                 "and a sent campaign."
             )
