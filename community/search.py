@@ -82,9 +82,10 @@ class ForumSearchResults:
     API's paginator and a page's ``Paginator`` both take it. A slice is a list of topics, each with
     ``search_rank`` and ``search_snippet`` (safe HTML): the snippets are made for that slice only."""
 
-    def __init__(self, source, terms):
+    def __init__(self, source, terms, page_rows=None):
         self._source = source  # a queryset (PostgreSQL) or a ranked list of topics (fallback)
         self._terms = terms
+        self._page_rows = page_rows  # PostgreSQL: the topics with everything a page shows
 
     def count(self) -> int:
         if isinstance(self._source, list):
@@ -100,10 +101,19 @@ class ForumSearchResults:
     def __getitem__(self, key):
         if isinstance(key, int):
             return self[key : key + 1][0]
-        posts = list(self._source[key])
-        if connection.vendor == "postgresql":
-            _postgres_snippets(posts, self._terms)
-        return posts
+        if isinstance(self._source, list):
+            return self._source[key]  # the fallback made snippets while matching
+        # Ranked and cut first with the bare columns, then the page's topics loaded with their
+        # annotations (reactions, solution) and snippets: computed for every match, those
+        # subqueries made a broad search several times slower.
+        ranked = list(self._source.values_list("pk", "search_rank")[key])
+        ranks = dict(ranked)
+        posts = {post.pk: post for post in self._page_rows.filter(pk__in=list(ranks))}
+        page = [posts[pk] for pk, _ in ranked if pk in posts]
+        for post in page:
+            post.search_rank = ranks[post.pk]
+        _postgres_snippets(page, self._terms)
+        return page
 
 
 def forum_matches(queryset, *, query: str) -> ForumSearchResults:
@@ -117,7 +127,8 @@ def forum_matches(queryset, *, query: str) -> ForumSearchResults:
         matched = queryset.filter(search_vector=search).annotate(
             search_rank=SearchRank(F("search_vector"), search, weights=RANK_WEIGHTS)
         )
-        return ForumSearchResults(matched.order_by("-search_rank", "-last_activity_at", "-pk"), terms)
+        ranked = matched.order_by("-search_rank", "-last_activity_at", "-pk")
+        return ForumSearchResults(ranked, terms, page_rows=queryset.order_by())
     return ForumSearchResults(_fallback_matches(queryset, terms), terms)
 
 
