@@ -618,6 +618,18 @@ def forum_solution_unmark(*, actor, reply: ForumReply) -> ForumReply:
     return reply
 
 
+def forum_preview_render(*, actor, content: str) -> str:
+    """The composer's preview: ``content`` rendered exactly as a saved topic or reply would show it
+    (highlighting and mention links included). Saves nothing; rate-limited, as rendering costs CPU."""
+    from .markup import forum_html
+
+    require(actor, "community.preview_forum_text")
+    if len(content) > MAX_FORUM_CONTENT_CHARS:
+        raise ValidationError({"content": f"At most {MAX_FORUM_CONTENT_CHARS:,} characters (this one has {len(content):,})."})
+    rate_limit_hit("community.preview", actor.pk)
+    return forum_html(content)
+
+
 def forum_reaction_toggle(*, actor, target: ForumPost | ForumReply, emoji: str) -> tuple[bool, int]:
     """As ``reaction_toggle`` for chat, on a topic or a reply. Returns (added, new count for that emoji)."""
     is_post = isinstance(target, ForumPost)
