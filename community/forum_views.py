@@ -28,11 +28,23 @@ from content.blocks import block_text
 from content.seo import Seo, seo_for_page
 
 from . import markup, permissions, selectors, services
-from .models import FORUM_TAG_PATTERN, MAX_FORUM_CONTENT_CHARS, MAX_FORUM_TAG_CHARS, MAX_FORUM_TITLE_CHARS, ForumPost
+from .models import (
+    FORUM_TAG_PATTERN,
+    MAX_FORUM_CONTENT_CHARS,
+    MAX_FORUM_TAG_CHARS,
+    MAX_FORUM_TITLE_CHARS,
+    ForumPost,
+)
 
 TOPICS_PER_PAGE = 25
 REPLIES_PER_PAGE = 30
-ORDER_LABELS = {"activity": "Latest", "newest": "Newest", "top": "Top", "unanswered": "Unanswered", "solved": "Solved"}
+ORDER_LABELS = {
+    "activity": "Latest",
+    "newest": "Newest",
+    "top": "Top",
+    "unanswered": "Unanswered",
+    "solved": "Solved",
+}
 _TAG_RE = re.compile(FORUM_TAG_PATTERN)
 
 
@@ -42,10 +54,14 @@ _TAG_RE = re.compile(FORUM_TAG_PATTERN)
 class TopicForm(forms.Form):
     title = forms.CharField(max_length=MAX_FORUM_TITLE_CHARS)
     content = forms.CharField(
-        label="Text", max_length=MAX_FORUM_CONTENT_CHARS, widget=forms.Textarea(attrs={"rows": 12, "data-preview-source": ""}),
+        label="Text",
+        max_length=MAX_FORUM_CONTENT_CHARS,
+        widget=forms.Textarea(attrs={"rows": 12, "data-preview-source": ""}),
         help_text="Markdown. Fence code with a language (```python) to highlight it; @username links a profile.",
     )
-    tags = forms.CharField(required=False, help_text="Up to 5, separated by commas or spaces: letters, digits and hyphens.")
+    tags = forms.CharField(
+        required=False, help_text="Up to 5, separated by commas or spaces: letters, digits and hyphens."
+    )
 
     def clean_tags(self) -> list[str]:
         return [tag for tag in re.split(r"[\s,]+", self.cleaned_data["tags"]) if tag]
@@ -53,14 +69,18 @@ class TopicForm(forms.Form):
 
 class ReplyForm(forms.Form):
     content = forms.CharField(
-        label="Your reply", max_length=MAX_FORUM_CONTENT_CHARS, widget=forms.Textarea(attrs={"rows": 6, "data-preview-source": ""}),
+        label="Your reply",
+        max_length=MAX_FORUM_CONTENT_CHARS,
+        widget=forms.Textarea(attrs={"rows": 6, "data-preview-source": ""}),
         help_text="Markdown; fenced code with a language is highlighted.",
     )
 
 
 def _add_service_errors(form: forms.Form, error: ValidationError) -> None:
     """A service's field errors under the form's fields (others as form-wide errors)."""
-    for field, messages in (error.message_dict if hasattr(error, "error_dict") else {None: error.messages}).items():
+    for field, messages in (
+        error.message_dict if hasattr(error, "error_dict") else {None: error.messages}
+    ).items():
         for message in messages:
             form.add_error(field if field in form.fields else None, message)
 
@@ -105,7 +125,9 @@ def _description(text: str) -> str:
 
 def _topic_list(request, *, channel=None):
     order, tag = _list_filters(request)
-    topics = selectors.forum_post_list(user=request.user, channel_id=channel.pk if channel else None, tag=tag, order=order)
+    topics = selectors.forum_post_list(
+        user=request.user, channel_id=channel.pk if channel else None, tag=tag, order=order
+    )
     page = _page(topics, request, TOPICS_PER_PAGE)
     path = request.path
     canonical = path + (f"?tag={tag}" if tag else "")
@@ -115,18 +137,24 @@ def _topic_list(request, *, channel=None):
         title, blurb = "Forum", "Questions and answers from the Agentwise community."
     if tag:
         title = f"{title}: topics tagged “{tag}”"
-    return render(request, "community/forum/list.html", {
-        "title": title,
-        "blurb": blurb,
-        "seo": seo_for_page(title=title, description=blurb, path=canonical, noindex=bool(channel and channel.is_private)),
-        "channels": selectors.forum_channel_list_visible_to(user=request.user),
-        "channel": channel,
-        "can_post": channel is not None and can(request.user, "community.post_message", channel),
-        "page": page,
-        "order": order,
-        "orders": ORDER_LABELS,
-        "tag": tag,
-    })
+    return render(
+        request,
+        "community/forum/list.html",
+        {
+            "title": title,
+            "blurb": blurb,
+            "seo": seo_for_page(
+                title=title, description=blurb, path=canonical, noindex=bool(channel and channel.is_private)
+            ),
+            "channels": selectors.forum_channel_list_visible_to(user=request.user),
+            "channel": channel,
+            "can_post": channel is not None and can(request.user, "community.post_message", channel),
+            "page": page,
+            "order": order,
+            "orders": ORDER_LABELS,
+            "tag": tag,
+        },
+    )
 
 
 @require_safe
@@ -139,18 +167,27 @@ def forum_index(request):
 @require_safe
 @login_required
 def forum_channel(request, channel_id):
-    return _topic_list(request, channel=selectors.forum_channel_get_visible(user=request.user, channel_id=channel_id))
+    return _topic_list(
+        request, channel=selectors.forum_channel_get_visible(user=request.user, channel_id=channel_id)
+    )
 
 
 @require_safe
 @login_required
 def forum_tags(request):
     tags = list(selectors.forum_tag_counts(user=request.user))
-    return render(request, "community/forum/tags.html", {
-        "tags": tags,
-        "seo": seo_for_page(title="Forum tags", description="Every tag used in the forum, with its number of topics.",
-                            path=reverse("forum_tags")),
-    })
+    return render(
+        request,
+        "community/forum/tags.html",
+        {
+            "tags": tags,
+            "seo": seo_for_page(
+                title="Forum tags",
+                description="Every tag used in the forum, with its number of topics.",
+                path=reverse("forum_tags"),
+            ),
+        },
+    )
 
 
 # --- a topic ------------------------------------------------------------------------------------------
@@ -158,8 +195,12 @@ def forum_tags(request):
 
 def _topic_seo(post: ForumPost) -> Seo:
     return dataclasses.replace(
-        seo_for_page(title=post.title, description=_description(post.content), path=post.get_absolute_url(),
-                     noindex=post.channel.is_private),
+        seo_for_page(
+            title=post.title,
+            description=_description(post.content),
+            path=post.get_absolute_url(),
+            noindex=post.channel.is_private,
+        ),
         type="article",
         published_time=post.created_at.isoformat(),
         modified_time=(post.edited_at or post.created_at).isoformat(),
@@ -180,26 +221,43 @@ def _render_topic(request, post: ForumPost, *, form: ReplyForm, status: int = 20
     for reply in replies:  # the topic (and its channel's membership answer) once, not once per reply
         reply.post = post
     reactions = selectors.forum_reaction_summaries(viewer=request.user, posts=[post], replies=replies)
-    post_html, *replies_html = markup.forum_html_many([post.content, *("" if r.deleted_at else r.content for r in replies)])
+    post_html, *replies_html = markup.forum_html_many(
+        [post.content, *("" if r.deleted_at else r.content for r in replies)]
+    )
     solution_url = None
     if post.solution_id:
         solution = next((r for r in replies if r.pk == post.solution_id), None)
-        solution_url = f"#reply-{post.solution_id}" if solution else _reply_url(post, selectors.forum_reply_get_visible(
-            user=request.user, reply_id=post.solution_id))
-    return render(request, "community/forum/topic.html", {
-        "post": post,
-        "post_html": post_html,
-        "post_reactions": reactions[post.pk],
-        "can": permissions.forum_post_capabilities(request.user, post),
-        "rows": [
-            {"reply": r, "html": h, "reactions": reactions[r.pk], "can": permissions.forum_reply_capabilities(request.user, r)}
-            for r, h in zip(replies, replies_html, strict=True)
-        ],
-        "page": page,
-        "solution_url": solution_url,
-        "form": form,
-        "seo": _topic_seo(post),
-    }, status=status)
+        solution_url = (
+            f"#reply-{post.solution_id}"
+            if solution
+            else _reply_url(
+                post, selectors.forum_reply_get_visible(user=request.user, reply_id=post.solution_id)
+            )
+        )
+    return render(
+        request,
+        "community/forum/topic.html",
+        {
+            "post": post,
+            "post_html": post_html,
+            "post_reactions": reactions[post.pk],
+            "can": permissions.forum_post_capabilities(request.user, post),
+            "rows": [
+                {
+                    "reply": r,
+                    "html": h,
+                    "reactions": reactions[r.pk],
+                    "can": permissions.forum_reply_capabilities(request.user, r),
+                }
+                for r, h in zip(replies, replies_html, strict=True)
+            ],
+            "page": page,
+            "solution_url": solution_url,
+            "form": form,
+            "seo": _topic_seo(post),
+        },
+        status=status,
+    )
 
 
 @require_safe
@@ -222,7 +280,9 @@ def forum_reply_create(request, post_id):
     form = ReplyForm(request.POST)
     if form.is_valid():
         try:
-            reply = services.forum_reply_create(actor=request.user, post=post, content=form.cleaned_data["content"])
+            reply = services.forum_reply_create(
+                actor=request.user, post=post, content=form.cleaned_data["content"]
+            )
         except ValidationError as error:
             _add_service_errors(form, error)
         else:
@@ -249,8 +309,14 @@ def forum_solution(request, reply_id):
 @login_required
 def forum_topic_create(request, channel_id):
     channel = selectors.forum_channel_get_visible(user=request.user, channel_id=channel_id)
-    require(request.user, "community.post_message", channel,
-            message="Only staff can open topics in this forum." if channel.is_locked else "This forum does not accept new topics.")
+    require(
+        request.user,
+        "community.post_message",
+        channel,
+        message="Only staff can open topics in this forum."
+        if channel.is_locked
+        else "This forum does not accept new topics.",
+    )
     form = TopicForm(request.POST if request.method == "POST" else None)
     status = 200
     if request.method == "POST":
@@ -262,7 +328,15 @@ def forum_topic_create(request, channel_id):
                 _add_service_errors(form, error)
             else:
                 return redirect(post.get_absolute_url())
-    return render(request, "community/forum/new_topic.html", {
-        "channel": channel, "form": form,
-        "seo": seo_for_page(title=f"New topic in {channel.name}", description="", path=request.path, noindex=True),
-    }, status=status)
+    return render(
+        request,
+        "community/forum/new_topic.html",
+        {
+            "channel": channel,
+            "form": form,
+            "seo": seo_for_page(
+                title=f"New topic in {channel.name}", description="", path=request.path, noindex=True
+            ),
+        },
+        status=status,
+    )

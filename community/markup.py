@@ -69,7 +69,9 @@ def _active_handles(names: set[str]) -> dict[str, str]:
     if not names:
         return {}
     wanted = sorted(names)[:MAX_LOOKUP_NAMES]
-    rows = get_user_model().objects.annotate(handle=Lower("username")).filter(handle__in=wanted, is_active=True)
+    rows = (
+        get_user_model().objects.annotate(handle=Lower("username")).filter(handle__in=wanted, is_active=True)
+    )
     return {username.lower(): username for username in rows.values_list("username", flat=True)}
 
 

@@ -451,7 +451,7 @@ def forum_post_create(*, actor, channel: Channel, title: str, content: str, tags
         _forum_tags_save(post, tags)
         mentions.mentions_notify(
             actor=actor, text=content, place=post, rule="community.view_forum_post",
-            title=f"@{actor.username} mentioned you in “{title[:80]}”", url=f"/api/forum/posts/{post.pk}/",
+            title=f"@{actor.username} mentioned you in “{title[:80]}”", url=post.get_absolute_url(),
         )
     return post
 
@@ -546,7 +546,7 @@ def forum_reply_create(*, actor, post: ForumPost, content: str) -> ForumReply:
         now = timezone.now()
         reply = ForumReply.objects.create(post=post, author=actor, content=content, created_at=now)
         ForumPost.objects.filter(pk=post.pk).update(reply_count=F("reply_count") + 1, last_reply_at=now)
-        url = f"/api/forum/posts/{post.pk}/"
+        url = post.get_absolute_url()  # the topic page (community.forum_views)
         mentions.people_notify(
             actor=actor, people=[post.author], kind="forum_reply", place=post, rule="community.view_forum_post",
             title=f"@{actor.username} replied to “{post.title[:80]}”", url=url, body=content,
@@ -603,7 +603,7 @@ def forum_solution_mark(*, actor, reply: ForumReply) -> ForumReply:
             mentions.people_notify(
                 actor=actor, people=[post.author, reply.author], kind="forum_solution", place=post,
                 rule="community.view_forum_post", title=f"A solution was chosen for “{post.title[:80]}”",
-                url=f"/api/forum/posts/{post.pk}/", body=reply.content,
+                url=post.get_absolute_url(), body=reply.content,
             )
     return reply
 

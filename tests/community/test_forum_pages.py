@@ -29,8 +29,12 @@ def forums(db):
 def people(db, forums):
     member = UserFactory(username="member")
     ChannelMember.objects.create(channel=forums["private"], user=member)
-    return {"author": UserFactory(username="author"), "other": UserFactory(username="other"), "member": member,
-            "staff": StaffFactory(username="mod")}
+    return {
+        "author": UserFactory(username="author"),
+        "other": UserFactory(username="other"),
+        "member": member,
+        "staff": StaffFactory(username="mod"),
+    }
 
 
 @pytest.fixture(autouse=True)
@@ -46,7 +50,9 @@ def browser(user=None) -> Client:
 
 
 def topic(author, channel, title="How do I deploy?", content="Steps **please**", tags=()):
-    return services.forum_post_create(actor=author, channel=channel, title=title, content=content, tags=list(tags))
+    return services.forum_post_create(
+        actor=author, channel=channel, title=title, content=content, tags=list(tags)
+    )
 
 
 def reply_to(author, post, content="Use daphne."):
@@ -106,7 +112,9 @@ def test_the_index_lists_the_forums_and_topics_the_viewer_can_see(people, forums
     assert "Public question" in html and "help" in html
     assert ("Secret plans" in html) is sees_private
     assert ("staff-forum" in html) is sees_private
-    assert "general" not in html.split('class="forum-nav"')[1].split("</nav>")[0]  # a chat channel is not a forum
+    assert (
+        "general" not in html.split('class="forum-nav"')[1].split("</nav>")[0]
+    )  # a chat channel is not a forum
 
 
 @pytest.mark.parametrize("name, status", [("other", 404), ("member", 200), ("staff", 200)])
@@ -116,7 +124,9 @@ def test_a_private_forums_pages_are_404_to_non_members_as_in_the_api(people, for
     assert client.get(f"/forum/{forums['private'].pk}/").status_code == status
     assert client.get(post.get_absolute_url()).status_code == status
     assert client.get(f"/forum/{forums['private'].pk}/new/").status_code == status
-    assert client.post(f"/forum/t/{post.pk}/reply/", {"content": "hi"}).status_code in ({404} if status == 404 else {302})
+    assert client.post(f"/forum/t/{post.pk}/reply/", {"content": "hi"}).status_code in (
+        {404} if status == 404 else {302}
+    )
     assert Client().get(f"/api/forum/posts/{post.pk}/").status_code == 401
     api = Client()
     api.force_login(people[name])
@@ -151,15 +161,18 @@ def test_rows_show_title_author_tags_counts_solved_and_pinned_first(people, foru
     topic(people["other"], forums["public"], title="Newest one")
     html = browser(people["other"]).get("/forum/?order=newest").content.decode()
     assert html.index("Pinned rules") < html.index("Newest one") < html.index("Solved one")
-    row = html[html.index("Solved one"):].split("</li>\n")[0]
+    row = html[html.index("Solved one") :].split("</li>\n")[0]
     assert "✓ Solved" in row and "@author" in row and 'href="/forum/?tag=deploy"' in row
     assert "<dt>Replies</dt><dd>1</dd>" in row
 
 
-@pytest.mark.parametrize("order, expected", [
-    ("unanswered", ["Quiet"]),
-    ("solved", ["Answered"]),
-])
+@pytest.mark.parametrize(
+    "order, expected",
+    [
+        ("unanswered", ["Quiet"]),
+        ("solved", ["Answered"]),
+    ],
+)
 def test_list_orders_filter_as_the_api_does(people, forums, order, expected):
     quiet = topic(people["author"], forums["public"], title="Quiet")
     answered = topic(people["author"], forums["public"], title="Answered")
@@ -179,7 +192,9 @@ def test_tag_filter_and_tags_page(people, forums):
     assert "About django" in html and "About celery" in html and "Hidden" not in html
     assert "About celery" not in client.get("/forum/?tag=nothing").content.decode()
     tags = client.get("/forum/tags/").content.decode()
-    assert 'href="/forum/?tag=django">django</a> <span class="muted">× 2</span>' in tags  # the private one not counted
+    assert (
+        'href="/forum/?tag=django">django</a> <span class="muted">× 2</span>' in tags
+    )  # the private one not counted
     assert "secret-tag" not in tags
     assert "× 3" in browser(people["member"]).get("/forum/tags/").content.decode()
 
@@ -209,10 +224,16 @@ def test_the_list_costs_the_same_queries_with_more_topics(people, forums, django
     with CaptureQueriesContext(connection) as few:
         assert client.get("/forum/").status_code == 200
     for i in range(20):
-        post = topic(people["author"] if i % 2 else people["other"], forums["public"], title=f"More {i}", tags=["y", "z"])
+        post = topic(
+            people["author"] if i % 2 else people["other"],
+            forums["public"],
+            title=f"More {i}",
+            tags=["y", "z"],
+        )
         reply_to(people["member"], post)
-    ChannelMember.objects.create(channel=Channel.objects.create(name="another", type="forum", is_private=True),
-                                 user=people["member"])
+    ChannelMember.objects.create(
+        channel=Channel.objects.create(name="another", type="forum", is_private=True), user=people["member"]
+    )
     with django_assert_max_num_queries(len(few)):
         html = client.get("/forum/").content.decode()
     assert "More 19" in html
@@ -235,8 +256,13 @@ def test_topic_page_redirects_a_wrong_or_missing_slug_permanently(people, forums
 
 def test_topic_page_has_canonical_and_opengraph_tags(people, forums, settings):
     settings.SITE_URL = "https://agentwise.example"
-    post = topic(people["author"], forums["public"], title="Deploy with daphne", content="Use **daphne** behind nginx.",
-                 tags=["deploy"])
+    post = topic(
+        people["author"],
+        forums["public"],
+        title="Deploy with daphne",
+        content="Use **daphne** behind nginx.",
+        tags=["deploy"],
+    )
     head = _Head(browser(people["other"]).get(post.get_absolute_url()).content.decode())
     url = f"https://agentwise.example/forum/t/{post.pk}-deploy-with-daphne/"
     assert head.canonical == url
@@ -246,7 +272,10 @@ def test_topic_page_has_canonical_and_opengraph_tags(people, forums, settings):
     index = _Head(browser(people["other"]).get("/forum/?tag=deploy&order=top").content.decode())
     assert index.canonical == "https://agentwise.example/forum/?tag=deploy" and index.og["og:title"]
     private = topic(people["staff"], forums["private"], title="Private")
-    assert _Head(browser(people["member"]).get(private.get_absolute_url()).content.decode()).robots == "noindex, nofollow"
+    assert (
+        _Head(browser(people["member"]).get(private.get_absolute_url()).content.decode()).robots
+        == "noindex, nofollow"
+    )
 
 
 def test_topic_page_shows_replies_edited_marker_reactions_solution_link_and_counts_the_view(people, forums):
@@ -284,7 +313,9 @@ def test_replies_are_paginated_and_the_solution_link_finds_its_page(people, foru
     assert "Reply number 4" in page3 and f'href="#reply-{replies[4].pk}"' in page3
 
 
-def test_the_topic_page_costs_the_same_queries_with_more_replies(people, forums, django_assert_max_num_queries):
+def test_the_topic_page_costs_the_same_queries_with_more_replies(
+    people, forums, django_assert_max_num_queries
+):
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
@@ -295,7 +326,9 @@ def test_the_topic_page_costs_the_same_queries_with_more_replies(people, forums,
     with CaptureQueriesContext(connection) as few:
         client.get(post.get_absolute_url())
     for i in range(12):
-        reply = reply_to(people["member"] if i % 2 else people["other"], post, f"Reply {i} to @author and @member")
+        reply = reply_to(
+            people["member"] if i % 2 else people["other"], post, f"Reply {i} to @author and @member"
+        )
         services.forum_reaction_toggle(actor=people["author"], target=reply, emoji="🎉")
     with django_assert_max_num_queries(len(few)):
         html = client.get(post.get_absolute_url()).content.decode()
@@ -308,9 +341,15 @@ def test_the_topic_page_costs_the_same_queries_with_more_replies(people, forums,
 def test_member_opens_a_topic_through_the_form(people, forums):
     client = browser(people["other"])
     form = client.get(f"/forum/{forums['public'].pk}/new/").content.decode()
-    assert 'name="title"' in form and 'name="content"' in form and "data-preview-url=\"/api/forum/preview/\"" in form
-    response = client.post(f"/forum/{forums['public'].pk}/new/",
-                           {"title": "A fresh question", "content": "How do I **start**?", "tags": "Django, getting-started"})
+    assert (
+        'name="title"' in form
+        and 'name="content"' in form
+        and 'data-preview-url="/api/forum/preview/"' in form
+    )
+    response = client.post(
+        f"/forum/{forums['public'].pk}/new/",
+        {"title": "A fresh question", "content": "How do I **start**?", "tags": "Django, getting-started"},
+    )
     post = ForumPost.objects.get(title="A fresh question")
     assert response.status_code == 302 and response["Location"] == post.get_absolute_url()
     assert post.author == people["other"] and post.tags == ["django", "getting-started"]
@@ -318,7 +357,9 @@ def test_member_opens_a_topic_through_the_form(people, forums):
 
 def test_topic_form_shows_the_services_field_errors(people, forums):
     client = browser(people["other"])
-    response = client.post(f"/forum/{forums['public'].pk}/new/", {"title": "Bad tags", "content": "x", "tags": "no_underscores"})
+    response = client.post(
+        f"/forum/{forums['public'].pk}/new/", {"title": "Bad tags", "content": "x", "tags": "no_underscores"}
+    )
     assert response.status_code == 400
     assert "Tags are letters, digits and single hyphens" in response.content.decode()
     response = client.post(f"/forum/{forums['public'].pk}/new/", {"title": "   ", "content": "x"})
@@ -333,7 +374,9 @@ def test_member_replies_through_the_form_and_lands_on_the_reply(people, forums):
     assert f'action="/forum/t/{post.pk}/reply/"' in page
     response = client.post(f"/forum/t/{post.pk}/reply/", {"content": "Use **daphne**."})
     reply = ForumReply.objects.get(post=post)
-    assert response.status_code == 302 and response["Location"] == f"{post.get_absolute_url()}#reply-{reply.pk}"
+    assert (
+        response.status_code == 302 and response["Location"] == f"{post.get_absolute_url()}#reply-{reply.pk}"
+    )
     assert reply.author == people["other"] and ForumPost.objects.get(pk=post.pk).reply_count == 1
     empty = client.post(f"/forum/t/{post.pk}/reply/", {"content": "   "})
     assert empty.status_code == 400 and "field-invalid" in empty.content.decode()
@@ -353,7 +396,9 @@ def test_a_locked_topic_shows_the_notice_and_refuses_a_reply_clearly(people, for
     assert not ForumReply.objects.exists()
 
 
-@pytest.mark.parametrize("name, allowed", [("author", True), ("staff", True), ("other", False), ("member", False)])
+@pytest.mark.parametrize(
+    "name, allowed", [("author", True), ("staff", True), ("other", False), ("member", False)]
+)
 def test_solution_button_and_form_for_the_topic_author_and_staff_only(people, forums, name, allowed):
     post = topic(people["author"], forums["public"])
     reply = reply_to(people["member"], post)
@@ -381,7 +426,13 @@ def test_solution_of_a_private_topic_is_404_to_non_members(people, forums):
 
 def test_xss_in_title_content_and_tags_is_escaped(people, forums):
     evil = '<script>alert(1)</script>"><img src=x onerror=alert(1)>'
-    post = topic(people["author"], forums["public"], title=evil, content=evil + "\n\n[x](javascript:alert(1))", tags=["ok"])
+    post = topic(
+        people["author"],
+        forums["public"],
+        title=evil,
+        content=evil + "\n\n[x](javascript:alert(1))",
+        tags=["ok"],
+    )
     reply_to(people["other"], post, evil)
     client = browser(people["other"])
     for path in (post.get_absolute_url(), "/forum/", f"/forum/{forums['public'].pk}/"):
@@ -389,10 +440,14 @@ def test_xss_in_title_content_and_tags_is_escaped(people, forums):
         elements = _Elements(html).elements
         assert not any(tag == "script" and "src" not in attrs for tag, attrs in elements)
         assert not any(tag == "img" and "onerror" in attrs for tag, attrs in elements)
-        assert not any(tag == "a" and (attrs.get("href") or "").startswith("javascript:") for tag, attrs in elements)
+        assert not any(
+            tag == "a" and (attrs.get("href") or "").startswith("javascript:") for tag, attrs in elements
+        )
         assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     # A hostile tag cannot get in through the form: the service refuses it.
-    response = client.post(f"/forum/{forums['public'].pk}/new/", {"title": "t", "content": "c", "tags": "<b>x</b>"})
+    response = client.post(
+        f"/forum/{forums['public'].pk}/new/", {"title": "t", "content": "c", "tags": "<b>x</b>"}
+    )
     assert response.status_code == 400 and "<b>x</b>" not in response.content.decode()
 
 
@@ -408,8 +463,11 @@ def test_fenced_code_with_a_language_is_highlighted_and_stays_inert(people, foru
 
 def test_mentions_link_existing_active_users_only_and_not_inside_code(people, forums):
     UserFactory(username="gone", is_active=False)
-    post = topic(people["author"], forums["public"],
-                 content="Thanks @Other and @gone and @nobody; `@member` and mail a@member.example")
+    post = topic(
+        people["author"],
+        forums["public"],
+        content="Thanks @Other and @gone and @nobody; `@member` and mail a@member.example",
+    )
     html = browser(people["member"]).get(post.get_absolute_url()).content.decode()
     body = html.split('<div class="forum-body">')[1].split("</div>")[0]
     assert '<a class="mention" href="/u/other/">@Other</a>' in body
@@ -423,8 +481,11 @@ def test_mentions_link_existing_active_users_only_and_not_inside_code(people, fo
 
 def test_preview_renders_like_a_saved_post(people):
     client = browser(people["other"])
-    response = client.post("/api/forum/preview/", {"content": "**hi** @author <script>x</script>\n\n```python\nx = 1\n```"},
-                           content_type="application/json")
+    response = client.post(
+        "/api/forum/preview/",
+        {"content": "**hi** @author <script>x</script>\n\n```python\nx = 1\n```"},
+        content_type="application/json",
+    )
     assert response.status_code == 200
     html = response.json()["html"]
     assert "<strong>hi</strong>" in html and '<a class="mention" href="/u/author/">@author</a>' in html
@@ -432,14 +493,21 @@ def test_preview_renders_like_a_saved_post(people):
 
 
 def test_preview_needs_a_signed_in_user_and_csrf(people):
-    assert Client().post("/api/forum/preview/", {"content": "hi"}, content_type="application/json").status_code in (401, 403)
+    assert Client().post(
+        "/api/forum/preview/", {"content": "hi"}, content_type="application/json"
+    ).status_code in (401, 403)
     strict = Client(enforce_csrf_checks=True)
     strict.force_login(people["other"])
-    assert strict.post("/api/forum/preview/", {"content": "hi"}, content_type="application/json").status_code == 403
+    assert (
+        strict.post("/api/forum/preview/", {"content": "hi"}, content_type="application/json").status_code
+        == 403
+    )
 
 
 def test_preview_refuses_too_long_text_with_a_field_error(people):
-    response = browser(people["other"]).post("/api/forum/preview/", {"content": "x" * 20_001}, content_type="application/json")
+    response = browser(people["other"]).post(
+        "/api/forum/preview/", {"content": "x" * 20_001}, content_type="application/json"
+    )
     assert response.status_code == 400
     assert "content" in response.json()["error"]["fields"]
 
@@ -447,7 +515,10 @@ def test_preview_refuses_too_long_text_with_a_field_error(people):
 def test_preview_is_rate_limited(people, settings):
     settings.RATE_LIMITS = {**settings.RATE_LIMITS, "community.preview": "2/minute"}
     client = browser(people["other"])
-    codes = [client.post("/api/forum/preview/", {"content": "hi"}, content_type="application/json").status_code for _ in range(3)]
+    codes = [
+        client.post("/api/forum/preview/", {"content": "hi"}, content_type="application/json").status_code
+        for _ in range(3)
+    ]
     assert codes == [200, 200, 429]
 
 
@@ -456,7 +527,9 @@ def test_preview_is_rate_limited(people, settings):
 
 def test_the_community_shell_knows_where_forum_topics_and_pages_are(people):
     html = browser(people["other"]).get("/community/").content.decode()
-    config = json.loads(re.search(r'<script id="community-config" type="application/json">(.*?)</script>', html).group(1))
+    config = json.loads(
+        re.search(r'<script id="community-config" type="application/json">(.*?)</script>', html).group(1)
+    )
     assert config["forum_api"] == "/api/forum/posts/" and config["forum"] == "/forum/"
     assert '<a href="/forum/"' in html  # the site navigation's Forum link
 
@@ -470,3 +543,33 @@ def test_the_api_the_chat_shell_uses_lists_a_forum_channels_topics(people, forum
     assert [p["title"] for p in body["results"]] == ["Listed in the shell"]
     assert client.get(f"/forum/t/{mine.pk}/")["Location"] == mine.get_absolute_url()
     assert '"forum"' in client.get("/api/community/channels/").content.decode()  # channels carry their type
+
+
+def test_mention_linking_cannot_inject_markup():
+    from community.markup import link_mentions
+
+    UserFactory(username="alice")
+    handles = {"alice": "alice"}
+    # Text nodes come back re-escaped; a name inside an attribute, a link or code is never touched.
+    markup = '<p>&lt;img src=x onerror=alert(1)&gt;@alice</p><p><a href="https://e.example/@alice" title="@alice">@alice</a></p><pre><code>@alice</code></pre>'
+    out = link_mentions(markup, handles)
+    assert out == (
+        '<p>&lt;img src=x onerror=alert(1)&gt;<a class="mention" href="/u/alice/">@alice</a></p>'
+        '<p><a href="https://e.example/@alice" title="@alice">@alice</a></p><pre><code>@alice</code></pre>'
+    )
+
+
+def test_reply_and_mention_notifications_link_to_the_topic_page(
+    people, forums, django_capture_on_commit_callbacks
+):
+    from accounts.models import Notification
+
+    post = topic(people["author"], forums["public"])
+    with django_capture_on_commit_callbacks(execute=True):
+        reply_to(people["other"], post, "Ping @member")
+    urls = set(
+        Notification.objects.filter(user__in=[people["author"], people["member"]]).values_list(
+            "url", flat=True
+        )
+    )
+    assert urls == {post.get_absolute_url()}
