@@ -218,7 +218,7 @@ async function renderForum(channel) {
     if (post.is_pinned) item.append(" ", el("span", "badge", "📌 Pinned"));
     if (post.is_solved) item.append(" ", el("span", "badge badge-solved", "✓ Solved"));
     const replies = `${post.reply_count} repl${post.reply_count === 1 ? "y" : "ies"}`;
-    item.append(el("div", "muted", `${post.author ? `@${post.author.username}` : "deleted user"} · ${replies} · ${post.view_count} views`));
+    item.append(el("div", "muted", `${post.author ? `@${post.author.username}` : "deleted user"} · ${replies} · ${post.view_count} view${post.view_count === 1 ? "" : "s"}`));
     list.append(item);
   }
   const links = el("p", "forum-links");
