@@ -373,6 +373,7 @@ RATE_LIMITS = {
     "community.delete": env.str("RATE_LIMIT_DELETES", default="30/minute"),
     "community.moderation": env.str("RATE_LIMIT_MODERATION", default="1200/minute"),  # staff edits and deletes
     "community.reaction": env.str("RATE_LIMIT_REACTIONS", default="60/minute"),
+    "community.preview": env.str("RATE_LIMIT_FORUM_PREVIEWS", default="60/minute"),  # forum composer previews
     # One typing:start broadcast per user per channel per window; frames between are absorbed.
     "community.typing": env.str("RATE_LIMIT_TYPING", default="1 per 3 seconds"),
     "community.upload": env.str("RATE_LIMIT_UPLOADS", default="60/hour"),

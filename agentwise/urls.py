@@ -45,6 +45,7 @@ urlpatterns = [
     *account_public_urls,
     path("projects/", include("projects.urls")),
     path("community/", include("community.urls")),
+    path("forum/", include("community.forum_urls")),
     path("blog/", include("content.urls.blog")),
     path("docs/", include("content.urls.docs")),
     path("newsletter/", include("content.newsletter.urls")),

@@ -131,10 +131,11 @@ def reaction_updated(message: Message, *, emoji: str, count: int, user_id, added
     )
 
 
-def forum_post_payload(post, *, reactions: dict | None = None) -> dict:
+def forum_post_payload(post, *, reactions: dict | None = None, content_html: str | None = None) -> dict:
     """The one shape of a forum topic (REST now; the ``forum:*`` frames later). ``post`` comes from
-    ``selectors`` with ``last_activity_at``, ``reaction_total`` and ``solution_id`` annotated."""
-    from content.blocks import render_markdown
+    ``selectors`` with ``last_activity_at``, ``reaction_total`` and ``solution_id`` annotated;
+    ``content_html`` when a list rendered many at once (``markup.forum_html_many``)."""
+    from .markup import forum_html
 
     solution_id = getattr(post, "solution_id", None)
     last_activity = getattr(post, "last_activity_at", None) or post.last_reply_at or post.created_at
@@ -144,7 +145,7 @@ def forum_post_payload(post, *, reactions: dict | None = None) -> dict:
         "author": author_payload(post.author),
         "title": post.title,
         "content": post.content,
-        "content_html": render_markdown(post.content),
+        "content_html": forum_html(post.content) if content_html is None else content_html,
         "tags": list(post.tags),
         "is_pinned": post.is_pinned,
         "is_locked": post.is_locked,
@@ -161,9 +162,9 @@ def forum_post_payload(post, *, reactions: dict | None = None) -> dict:
     }
 
 
-def forum_reply_payload(reply, *, reactions: dict | None = None) -> dict:
+def forum_reply_payload(reply, *, reactions: dict | None = None, content_html: str | None = None) -> dict:
     """The one shape of a forum reply; a deleted one is a tombstone with no content."""
-    from content.blocks import render_markdown
+    from .markup import forum_html
 
     deleted = reply.deleted_at is not None
     return {
@@ -171,7 +172,7 @@ def forum_reply_payload(reply, *, reactions: dict | None = None) -> dict:
         "post": str(reply.post_id),
         "author": author_payload(reply.author),
         "content": "" if deleted else reply.content,
-        "content_html": "" if deleted else render_markdown(reply.content),
+        "content_html": "" if deleted else (forum_html(reply.content) if content_html is None else content_html),
         "is_solution": reply.is_solution,
         "reactions": {} if deleted else (reactions or {}),
         "created_at": reply.created_at.isoformat(),

@@ -281,6 +281,18 @@ class ForumPost(models.Model):
     def __str__(self) -> str:
         return self.title
 
+    def get_absolute_url(self) -> str:
+        from django.urls import reverse
+
+        return reverse("forum_topic", kwargs={"post_id": self.pk, "slug": self.slug})
+
+    @property
+    def slug(self) -> str:
+        """The readable part of the topic's URL; only the id finds the topic (a wrong slug redirects)."""
+        from django.utils.text import slugify
+
+        return slugify(self.title)[:80].strip("-") or "topic"
+
 
 class ForumPostTag(models.Model):
     """One row per tag of a post: what the tag filter (and a tags page) query, on SQLite too,

@@ -145,6 +145,7 @@ add_rules(
             & (is_forum_post_author_of_reply | rules.is_staff)
         ),
         "community.react_forum_reply": can_see_forum_reply & forum_reply_is_live & forum_reply_channel_not_archived,
+        "community.preview_forum_text": rules.is_authenticated & rules.is_active,  # the composer's preview
     }
 )
 

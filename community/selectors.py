@@ -340,3 +340,43 @@ def forum_channel_for_new_post(*, user, channel_id) -> Channel:
         return channel_get_visible(user=user, channel_id=channel_id)
     except NotFound:
         raise ValidationError({"channel": "No forum channel you can see has this id."}) from None
+
+
+# --- Forum pages -----------------------------------------------------------------------------------
+
+
+def forum_channel_list_visible_to(*, user) -> QuerySet[Channel]:
+    """Forum channels the user can read, in sidebar order, each with ``topic_count``."""
+    topics = ForumPost.objects.filter(channel=OuterRef("pk")).order_by().values("channel").annotate(n=Count("pk")).values("n")
+    return (
+        _channels_visible_to(user)
+        .filter(type=ChannelType.FORUM)
+        .annotate(topic_count=Coalesce(Subquery(topics), Value(0), output_field=IntegerField()))
+        .order_by("category", "position", "name")
+    )
+
+
+def forum_channel_get_visible(*, user, channel_id) -> Channel:
+    """A forum channel the user can read; a chat channel, unknown or invisible one is NotFound alike."""
+    channel = channel_get_visible(user=user, channel_id=channel_id)
+    if channel.type != ChannelType.FORUM:
+        raise NotFound()
+    return channel
+
+
+def forum_tag_counts(*, user) -> QuerySet:
+    """``[{"tag", "topics"}]``: each tag with the number of topics carrying it that the user can see, most used first."""
+    visible = forum_post_list(user=user).order_by().values("pk")
+    return (
+        ForumPostTag.objects.filter(post__in=visible)
+        .values("tag")
+        .annotate(topics=Count("post", distinct=True))
+        .order_by("-topics", "tag")
+    )
+
+
+def forum_reply_position(*, reply: ForumReply) -> int:
+    """How many replies come before this one in ``forum_replies`` order (to find its page)."""
+    return ForumReply.objects.filter(post_id=reply.post_id).filter(
+        Q(created_at__lt=reply.created_at) | Q(created_at=reply.created_at, pk__lt=reply.pk)
+    ).count()

@@ -453,7 +453,7 @@ def forum_post_create(*, actor, channel: Channel, title: str, content: str, tags
         forum_post_index(post.pk)
         mentions.mentions_notify(
             actor=actor, text=content, place=post, rule="community.view_forum_post",
-            title=f"@{actor.username} mentioned you in “{title[:80]}”", url=f"/api/forum/posts/{post.pk}/",
+            title=f"@{actor.username} mentioned you in “{title[:80]}”", url=post.get_absolute_url(),
         )
     return post
 
@@ -552,7 +552,7 @@ def forum_reply_create(*, actor, post: ForumPost, content: str) -> ForumReply:
         ForumPost.objects.filter(pk=post.pk).update(reply_count=F("reply_count") + 1, last_reply_at=now)
         forum_post_index(post.pk)
         transaction.on_commit(lambda: events.forum_reply_created(reply))
-        url = f"/api/forum/posts/{post.pk}/"
+        url = post.get_absolute_url()  # the topic page (community.forum_views)
         mentions.people_notify(
             actor=actor, people=[post.author], kind="forum_reply", place=post, rule="community.view_forum_post",
             title=f"@{actor.username} replied to “{post.title[:80]}”", url=url, body=content,
@@ -617,7 +617,7 @@ def forum_solution_mark(*, actor, reply: ForumReply) -> ForumReply:
             mentions.people_notify(
                 actor=actor, people=[post.author, reply.author], kind="forum_solution", place=post,
                 rule="community.view_forum_post", title=f"A solution was chosen for “{post.title[:80]}”",
-                url=f"/api/forum/posts/{post.pk}/", body=reply.content,
+                url=post.get_absolute_url(), body=reply.content,
             )
     return reply
 
@@ -631,6 +631,18 @@ def forum_solution_unmark(*, actor, reply: ForumReply) -> ForumReply:
             reply.save(update_fields=["is_solution"])
             transaction.on_commit(lambda: events.forum_reply_updated(reply))
     return reply
+
+
+def forum_preview_render(*, actor, content: str) -> str:
+    """The composer's preview: ``content`` rendered exactly as a saved topic or reply would show it
+    (highlighting and mention links included). Saves nothing; rate-limited, as rendering costs CPU."""
+    from .markup import forum_html
+
+    require(actor, "community.preview_forum_text")
+    if len(content) > MAX_FORUM_CONTENT_CHARS:
+        raise ValidationError({"content": f"At most {MAX_FORUM_CONTENT_CHARS:,} characters (this one has {len(content):,})."})
+    rate_limit_hit("community.preview", actor.pk)
+    return forum_html(content)
 
 
 def forum_reaction_toggle(*, actor, target: ForumPost | ForumReply, emoji: str) -> tuple[bool, int]:

@@ -20,6 +20,9 @@ def community_home(request):
         "me": author_payload(request.user),
         "api": reverse("community-channel-list").rsplit("channels/", 1)[0],
         "ws": "/ws/",
+        # A channel of type forum shows its topics (from the forum API) linking to the forum pages, not a chat.
+        "forum_api": reverse("forum-post-list"),
+        "forum": reverse("forum_index"),
     }
     return render(request, "community/index.html", {"config": config})
 

@@ -82,18 +82,70 @@ ALLOWED_ATTRIBUTES = {
 URL_SCHEMES = {"http", "https", "mailto"}
 
 
-def sanitize_html(markup: str) -> str:
-    """The one allow-list every rendered body goes through."""
+# Highlighted code adds only ``class`` on ``pre``/``code``/``span``, and only values of the shapes the
+# highlighter writes: ``highlight`` on the block, ``language-<lexer alias>`` on the code, Pygments'
+# short token classes (``k``, ``nf``, ``s2``) on spans. Anything else in a class is dropped.
+_CODE_CLASS_VALUES = {
+    "pre": re.compile(r"^highlight$"),
+    "code": re.compile(r"^language-[a-z0-9][a-z0-9+#._-]{0,39}$"),
+    "span": re.compile(r"^[a-z][a-z0-9]{0,3}$"),
+}
+HIGHLIGHT_ATTRIBUTES = {
+    **ALLOWED_ATTRIBUTES,
+    **{tag: ALLOWED_ATTRIBUTES.get(tag, set()) | {"class"} for tag in _CODE_CLASS_VALUES},
+}
+
+
+def _code_class_filter(tag: str, attribute: str, value: str) -> str | None:
+    if attribute != "class":
+        return value
+    pattern = _CODE_CLASS_VALUES.get(tag)
+    return value if pattern is not None and pattern.fullmatch(value) else None
+
+
+def sanitize_html(markup: str, *, code_classes: bool = False) -> str:
+    """The one allow-list every rendered body goes through; ``code_classes`` also keeps the
+    highlighter's classes (see ``_CODE_CLASS_VALUES``), never any other attribute."""
     return nh3.clean(
         markup,
-        tags=ALLOWED_TAGS,
-        attributes=ALLOWED_ATTRIBUTES,
+        tags=ALLOWED_TAGS | ({"span"} if code_classes else set()),
+        attributes=HIGHLIGHT_ATTRIBUTES if code_classes else ALLOWED_ATTRIBUTES,
+        attribute_filter=_code_class_filter if code_classes else None,
         url_schemes=URL_SCHEMES,
         link_rel="noopener noreferrer",
     )
 
 
-def render_markdown(text: str) -> str:
+def highlight_code(code: str, language: str) -> str:
+    """Fenced code in a language Pygments knows, as ``<pre class="highlight"><code class="language-…">``
+    with token spans (Pygments escapes the code); "" for an unknown language, so markdown-it renders it
+    plainly. Colours: static/css/highlight.css."""
+    from pygments import highlight
+    from pygments.formatters import HtmlFormatter
+    from pygments.lexers import get_lexer_by_name
+    from pygments.util import ClassNotFound
+
+    if not language or not LANGUAGE_RE.fullmatch(language):
+        return ""
+    try:
+        lexer = get_lexer_by_name(language.lower())
+    except ClassNotFound:
+        return ""
+    alias = lexer.aliases[0] if lexer.aliases else "text"
+    body = highlight(code, lexer, HtmlFormatter(nowrap=True))
+    return f'<pre class="highlight"><code class="language-{html.escape(alias)}">{body}</code></pre>\n'
+
+
+_markdown_highlighted = MarkdownIt(
+    "commonmark", {"html": False, "linkify": False, "typographer": False, "highlight": lambda code, lang, _attrs: highlight_code(code, lang)}
+).enable(["table", "strikethrough"])
+
+
+def render_markdown(text: str, *, highlight: bool = False) -> str:
+    """Markdown (raw HTML off) through the allow-list; ``highlight`` colours fenced code that names a
+    language (forum posts), keeping only the highlighter's classes."""
+    if highlight:
+        return sanitize_html(_markdown_highlighted.render(text or ""), code_classes=True)
     return sanitize_html(_markdown.render(text or ""))
 
 

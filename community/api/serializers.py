@@ -248,6 +248,17 @@ class ForumReplyWriteSerializer(serializers.Serializer):
     content = StrictCharField(max_length=MAX_FORUM_CONTENT_CHARS, help_text="Markdown.")
 
 
+class ForumPreviewSerializer(serializers.Serializer):
+    content = StrictCharField(
+        max_length=MAX_FORUM_CONTENT_CHARS, allow_blank=True, trim_whitespace=False,
+        help_text="Markdown, as a topic or reply would hold it.",
+    )
+
+
+class ForumPreviewResultSerializer(serializers.Serializer):
+    html = serializers.CharField(help_text="The content rendered and sanitised exactly as a saved topic or reply shows it.")
+
+
 class ForumPostSerializer(serializers.Serializer):
     """Documentation of the payload built by community.events.forum_post_payload, plus your ``can_*``."""
 

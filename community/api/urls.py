@@ -18,6 +18,7 @@ urlpatterns = [
     path("community/messages/<str:message_id>/edits/", views.EditHistoryView.as_view(), name="community-edits"),
     path("community/attachments/", views.AttachmentUploadView.as_view(), name="community-attachments"),
     path("forum/posts/", views.ForumPostListView.as_view(), name="forum-post-list"),
+    path("forum/preview/", views.ForumPreviewView.as_view(), name="forum-preview"),
     path("forum/posts/<str:post_id>/", views.ForumPostDetailView.as_view(), name="forum-post"),
     path("forum/posts/<str:post_id>/replies/", views.ForumPostRepliesView.as_view(), name="forum-post-replies"),
     path("forum/posts/<str:post_id>/reactions/", views.ForumPostReactionView.as_view(), name="forum-post-reactions"),

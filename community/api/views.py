@@ -16,7 +16,7 @@ from agentwise.api.fields import NO_NUL
 from agentwise.api.pagination import single_positive_int
 from content.search import search_rate_limit
 
-from .. import events, permissions, selectors, services
+from .. import events, markup, permissions, selectors, services
 from ..models import FORUM_TAG_PATTERN, MAX_FORUM_TAG_CHARS, Channel, ForumPost, ForumReply, Message
 from .serializers import (
     MAX_SEARCH_CHARS,
@@ -30,6 +30,8 @@ from .serializers import (
     ForumPostFilterSerializer,
     ForumPostSerializer,
     ForumPostUpdateSerializer,
+    ForumPreviewResultSerializer,
+    ForumPreviewSerializer,
     ForumReplySerializer,
     ForumReplyWriteSerializer,
     MessageCreateSerializer,
@@ -273,9 +275,10 @@ def _forum_post_payloads(posts, viewer) -> list[dict]:
         post.channel = channels.setdefault(post.channel_id, post.channel)
     selectors.forum_channels_prefill_membership(user=viewer, channels=channels.values())
     reactions = selectors.forum_reaction_summaries(viewer=viewer, posts=posts)
+    html = markup.forum_html_many([p.content for p in posts])  # mentions looked up once for the page
     return [
-        {**events.forum_post_payload(p, reactions=reactions[p.pk]), **permissions.forum_post_capabilities(viewer, p)}
-        for p in posts
+        {**events.forum_post_payload(p, reactions=reactions[p.pk], content_html=h), **permissions.forum_post_capabilities(viewer, p)}
+        for p, h in zip(posts, html, strict=True)
     ]
 
 
@@ -285,9 +288,10 @@ def _forum_reply_payloads(replies, viewer, *, post: ForumPost | None = None) -> 
         if post is not None:
             reply.post = post
     reactions = selectors.forum_reaction_summaries(viewer=viewer, replies=replies)
+    html = markup.forum_html_many(["" if r.deleted_at else r.content for r in replies])
     return [
-        {**events.forum_reply_payload(r, reactions=reactions[r.pk]), **permissions.forum_reply_capabilities(viewer, r)}
-        for r in replies
+        {**events.forum_reply_payload(r, reactions=reactions[r.pk], content_html=h), **permissions.forum_reply_capabilities(viewer, r)}
+        for r, h in zip(replies, html, strict=True)
     ]
 
 
@@ -438,6 +442,18 @@ class ForumSolutionView(APIView):
     def delete(self, request, reply_id):
         services.forum_solution_unmark(actor=request.user, reply=_forum_reply(request, reply_id))
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ForumPreviewView(APIView):
+    @extend_schema(
+        summary="Render markdown as a topic or reply would show it (the composer's preview)",
+        description="Nothing is saved. Signed-in only, rate-limited (`community.preview`); at most 20,000 characters.",
+        request=ForumPreviewSerializer, responses=ForumPreviewResultSerializer,
+    )
+    def post(self, request):
+        serializer = ForumPreviewSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        return Response({"html": services.forum_preview_render(actor=request.user, content=serializer.validated_data["content"])})
 
 
 class ForumPostReactionView(APIView):

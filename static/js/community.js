@@ -30,7 +30,7 @@ function csrfToken() {
 }
 
 async function api(path, { method = "GET", body } = {}) {
-  const response = await fetch(config.api + path, {
+  const response = await fetch(path.startsWith("/") ? path : config.api + path, {
     method,
     credentials: "same-origin",
     headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken() },
@@ -197,7 +197,44 @@ function sortedMessages(channelId) {
   return [...(state.messages.get(channelId)?.values() || [])].filter((m) => !m.parent).sort((a, b) => a.seq - b.seq);
 }
 
+function isForum(channelId) {
+  return state.channels.get(channelId)?.type === "forum";
+}
+
+// A forum channel is not a chat: it lists its topics (the forum API, newest activity first), each linking
+// to its page on /forum/, where people read and reply.
+async function renderForum(channel) {
+  const box = $("messages");
+  box.replaceChildren(el("p", "muted", "Loading topics…"));
+  const params = new URLSearchParams({ channel: channel.id, page_size: "50" });
+  const page = await api(`${config.forum_api}?${params}`);
+  if (state.current !== channel.id) return;
+  const list = el("ol", "forum-topic-list");
+  for (const post of page.results) {
+    const item = el("li", "forum-topic-item");
+    const link = el("a", "", post.title);
+    link.href = `${config.forum}t/${post.id}/`;  // the topic page redirects to its canonical URL
+    item.append(link);
+    if (post.is_pinned) item.append(" ", el("span", "badge", "📌 Pinned"));
+    if (post.is_solved) item.append(" ", el("span", "badge badge-solved", "✓ Solved"));
+    const replies = `${post.reply_count} repl${post.reply_count === 1 ? "y" : "ies"}`;
+    item.append(el("div", "muted", `${post.author ? `@${post.author.username}` : "deleted user"} · ${replies} · ${post.view_count} view${post.view_count === 1 ? "" : "s"}`));
+    list.append(item);
+  }
+  const links = el("p", "forum-links");
+  const all = el("a", "button button-small button-secondary", page.count > page.results.length ? `All ${page.count} topics` : "Open the forum page");
+  all.href = `${config.forum}${channel.id}/`;
+  links.append(all);
+  if (channel.can_post) {
+    const open = el("a", "button button-small", "New topic");
+    open.href = `${config.forum}${channel.id}/new/`;
+    links.append(" ", open);
+  }
+  box.replaceChildren(page.results.length ? list : el("p", "muted", "No topics yet."), links);
+}
+
 function renderMessages({ keepScroll = false } = {}) {
+  if (isForum(state.current)) return;  // its topics are listed by renderForum, not as chat
   const box = $("messages");
   const fromBottom = box.scrollHeight - box.scrollTop;
   const atBottom = box.scrollHeight - box.scrollTop - box.clientHeight < 40;
@@ -255,6 +292,12 @@ async function selectChannel(channelId) {
   $("channel-description").textContent = channel.description || "";
   applyComposer(channel);
   history.replaceState(null, "", `#${channelId}`);
+  $("composer").hidden = isForum(channelId);
+  if (isForum(channelId)) {
+    await renderForum(channel);
+    renderOnline();
+    return;
+  }
   if (!state.messages.has(channelId)) await loadHistory(channelId);
   delete $("messages").dataset.scrolled;
   renderMessages();

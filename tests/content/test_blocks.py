@@ -170,3 +170,35 @@ def test_markdown_becomes_heading_paragraph_and_code_blocks_and_back():
         {"type": "paragraph", "text": "- one\n- two"},
     ]
     assert blocks.blocks_from_markdown(blocks.blocks_to_markdown(parsed)) == parsed
+
+
+# --- highlighted code (forum markdown) ---------------------------------------------------------
+
+
+def test_highlight_colours_fenced_code_and_keeps_it_escaped():
+    html = blocks.render_markdown("```python\nprint('</code><script>alert(1)</script>')\n```", highlight=True)
+    assert html.startswith('<pre class="highlight"><code class="language-python"><span class="nb">print</span>')
+    assert "<script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    tags = {tag for tag, _ in _elements(html)}
+    assert tags <= {"pre", "code", "span"}
+
+
+def test_highlight_leaves_unknown_languages_and_plain_markdown_alone():
+    html = blocks.render_markdown("```nolanguage\n<b>x</b>\n```\n\n**bold** <span class=\"k\">raw</span>", highlight=True)
+    assert "&lt;b&gt;x&lt;/b&gt;" in html and '<pre class="highlight">' not in html
+    assert "<strong>bold</strong>" in html and '<span class="k">' not in html  # raw HTML stays text
+
+
+def test_highlight_allow_list_keeps_only_the_highlighters_class_shapes():
+    markup = ('<pre class="highlight evil"><code class="language-python" onclick="x()">'
+              '<span class="k" style="color:red">a</span><span class="not-a-token-class">b</span></code></pre>'
+              '<p class="lead">c</p><a class="mention" href="https://e.example">d</a>')
+    cleaned = blocks.sanitize_html(markup, code_classes=True)
+    assert '<pre><code class="language-python"><span class="k">a</span><span>b</span></code></pre>' in cleaned
+    assert "onclick" not in cleaned and "style" not in cleaned
+    assert '<p>c</p>' in cleaned and 'class="mention"' not in cleaned
+
+
+def test_default_rendering_is_unchanged_for_existing_callers():
+    html = blocks.render_markdown("```python\nx = 1\n```")
+    assert html == "<pre><code>x = 1\n</code></pre>\n"
