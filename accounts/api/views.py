@@ -149,9 +149,12 @@ class NotificationPreferencesView(generics.GenericAPIView):
     serializer_class = NotificationPreferencesSerializer
     http_method_names = ["get", "put", "head", "options"]
 
+    def get_object(self) -> dict:
+        return selectors.notification_deliveries(user=self.request.user)
+
     @extend_schema(summary="Your notification preferences", description="Every kind, with its current delivery.")
     def get(self, request):
-        return Response(selectors.notification_deliveries(user=request.user))
+        return Response(self.get_object())
 
     @extend_schema(
         summary="Change your notification preferences",
