@@ -106,7 +106,7 @@ def people_notify(*, actor, people, kind: str, title: str, place, rule: str, url
 
 def reaction_notify(*, actor, author, target: str, place, rule: str, subject: str, url: str = "", body: str = "") -> None:
     """After commit: tells ``author`` that ``actor`` reacted to their content, grouped per ``target``
-    ("message:<id>", "forum_post:<id>"…): one unread notification per target names the reactors
+    ("message:<id>", "forumpost:<id>", "forumreply:<id>"): one unread notification per target names the reactors
     ("@alice and 2 others reacted to your reply …"). Call only when a reaction was added, not removed."""
     if author is None or author.pk == actor.pk:
         return

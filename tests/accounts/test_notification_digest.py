@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 from allauth.account.models import EmailAddress
+from django.core import mail
 from django.db import connection, connections
 
 from accounts.models import Notification, NotificationDigest
@@ -191,6 +192,8 @@ def test_two_workers_at_once_send_one_digest(reference_data):
     with ThreadPoolExecutor(6) as pool:
         sent = list(pool.map(worker, range(6)))
     assert sorted(sent) == [0, 0, 0, 0, 0, 1]
-    [email] = _digests()
-    assert all(f"Mention {index}" in email.text_body for index in range(3))
-    assert NotificationDigest.objects.get(user=alice).count == 3
+    [sent_email] = [
+        m for m in mail.outbox if m.subject.startswith("Your Agentwise digest")
+    ]  # sent after commit
+    assert sent_email.to == [alice.email] and all(f"Mention {index}" in sent_email.body for index in range(3))
+    assert len(_digests()) == 1 and NotificationDigest.objects.get(user=alice).count == 3

@@ -7,11 +7,9 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
+from asgiref.sync import sync_to_async
 from django.db import connection, connections
 
-from accounts.events import user_group_name
 from accounts.models import Notification, UserMute
 from accounts.services import notifications_mark_read, user_mute
 from community import services
@@ -82,16 +80,19 @@ def test_once_read_the_next_reaction_starts_a_new_notification(people, message, 
     assert second.title == "@member reacted to your message in #general"
 
 
-def test_each_update_is_pushed_live_with_the_same_id(people, message, react):
-    layer = get_channel_layer()
-    inbox = async_to_sync(layer.new_channel)()
-    async_to_sync(layer.group_add)(user_group_name(people["alice"].pk), inbox)
-    react(people["bob"], message)
-    react(people["member"], message)
-    first = async_to_sync(layer.receive)(inbox)["payload"]["notification"]
-    second = async_to_sync(layer.receive)(inbox)["payload"]["notification"]
-    assert first["id"] == second["id"]
+@pytest.mark.django_db(transaction=True)
+async def test_each_update_is_pushed_live_with_the_same_id(people, channels_, connect):
+    alice = await connect(people["alice"])  # her socket is on her personal group: not in the channel
+    message = await sync_to_async(services.message_post)(
+        actor=people["alice"], channel=channels_["general"], content="Shipped it"
+    )
+    await sync_to_async(services.reaction_toggle)(actor=people["bob"], message=message, emoji="👍")
+    first = (await alice.recv(skip=("presence:diff", "presence:sync")))["notification"]
+    await sync_to_async(services.reaction_toggle)(actor=people["member"], message=message, emoji="🎉")
+    second = (await alice.recv(skip=("presence:diff", "presence:sync")))["notification"]
+    assert first["id"] == second["id"] and first["kind"] == "reaction"
     assert second["title"] == "@member and @bob reacted to your message in #general"
+    assert second["data"]["count"] == 2
 
 
 def test_no_notification_for_your_own_reaction_nor_for_removing_one(people, message, react):
