@@ -4,7 +4,7 @@ from django.contrib.auth.forms import UserChangeForm, UserCreationForm
 from django.core.exceptions import PermissionDenied, ValidationError
 
 from . import services
-from .models import ApiKey, Notification, Profile, User
+from .models import ApiKey, Notification, NotificationDigest, NotificationPreference, Profile, User, UserMute
 
 
 class ProfileInline(admin.StackedInline):
@@ -129,8 +129,43 @@ class ApiKeyAdmin(admin.ModelAdmin):
 
 @admin.register(Notification)
 class NotificationAdmin(admin.ModelAdmin):
-    list_display = ["user", "kind", "title", "created_at", "read_at", "emailed_at"]
+    list_display = ["user", "kind", "title", "created_at", "read_at", "emailed_at", "digested_at"]
     list_filter = ["kind", "created_at"]
     search_fields = ["user__username", "title"]
     list_select_related = ["user"]
     raw_id_fields = ["user"]
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Rows their owners manage from their settings (or the digest task writes): staff look, never edit."""
+
+    list_select_related = ["user"]
+    raw_id_fields = ["user"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(NotificationPreference)
+class NotificationPreferenceAdmin(ReadOnlyAdmin):
+    list_display = ["user", "kind", "delivery", "updated_at"]
+    list_filter = ["kind", "delivery"]
+    search_fields = ["user__username"]
+
+
+@admin.register(UserMute)
+class UserMuteAdmin(ReadOnlyAdmin):
+    list_display = ["user", "muted", "created_at"]
+    list_select_related = ["user", "muted"]
+    raw_id_fields = ["user", "muted"]
+    search_fields = ["user__username", "muted__username"]
+
+
+@admin.register(NotificationDigest)
+class NotificationDigestAdmin(ReadOnlyAdmin):
+    list_display = ["user", "day", "sent_at", "count"]
+    list_filter = ["day"]
+    search_fields = ["user__username"]

@@ -6,6 +6,7 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 
 from .models import Profile
+from .notification_kinds import CHOOSABLE_CHOICES, KINDS
 from .validators import UsernameValidator
 
 User = get_user_model()
@@ -50,3 +51,16 @@ class ApiKeyForm(forms.Form):
         required=False,
         label="Expires",
     )
+
+
+class NotificationPreferencesForm(forms.Form):
+    """One in-app / digest choice per configurable kind of ``accounts.notification_kinds``."""
+
+    def __init__(self, *args, deliveries: dict[str, str], **kwargs):
+        super().__init__(*args, **kwargs)
+        for key, kind in KINDS.items():
+            if kind.configurable:
+                self.fields[key] = forms.ChoiceField(
+                    label=kind.label, choices=CHOOSABLE_CHOICES, initial=deliveries[key],
+                    widget=forms.RadioSelect,
+                )

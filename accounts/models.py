@@ -10,6 +10,7 @@ from django.db import models, transaction
 from django.db.models.functions import Lower
 from django.utils import timezone
 
+from .notification_kinds import CHOOSABLE_CHOICES
 from .validators import UsernameValidator
 
 
@@ -216,11 +217,23 @@ class Notification(models.Model):
     data = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     read_at = models.DateTimeField(null=True, blank=True)
-    emailed_at = models.DateTimeField(null=True, blank=True)
+    emailed_at = models.DateTimeField(null=True, blank=True, help_text="Handed to the outbox as its own email.")
+    digested_at = models.DateTimeField(null=True, blank=True, help_text="Included in a daily digest email.")
+    group_key = models.CharField(
+        max_length=100, blank=True, default="",
+        help_text="Groups repeated events (reactions to one message) into one unread notification.",
+    )
 
     class Meta:
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["user", "-created_at"], name="accounts_notif_user_created")]
+        constraints = [
+            # One unread notification per group: concurrent reactions update it instead of adding more.
+            models.UniqueConstraint(
+                fields=["user", "group_key"], condition=models.Q(read_at__isnull=True) & ~models.Q(group_key=""),
+                name="accounts_notif_one_unread_group",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.kind} for {self.user_id}: {self.title}"
@@ -235,3 +248,66 @@ class Notification(models.Model):
             "data": self.data,
             "created_at": self.created_at.isoformat(),
         }
+
+
+class NotificationPreference(models.Model):
+    """A user's explicit choice of delivery for one notification kind (``notification_kinds``).
+
+    Rows rather than a JSON field on Profile: only choices a user made are stored, so a kind's default
+    reaches everyone who never chose and a new kind needs no data migration; the database checks the
+    value and keeps one row per kind (concurrent saves become an upsert); and the digest can ask which
+    users opted in with an indexed query instead of decoding every profile.
+    """
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="notification_preferences")
+    kind = models.CharField(max_length=50)
+    delivery = models.CharField(max_length=20, choices=CHOOSABLE_CHOICES)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["user", "kind"]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "kind"], name="accounts_notifpref_user_kind"),
+            models.CheckConstraint(
+                condition=models.Q(delivery__in=[value for value, _ in CHOOSABLE_CHOICES]), name="accounts_notifpref_delivery"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id}: {self.kind} → {self.delivery}"
+
+
+class UserMute(models.Model):
+    """``user`` muted ``muted``: nothing ``muted`` does notifies ``user`` (mentions, replies, reactions…)."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="mutes")
+    muted = models.ForeignKey(User, on_delete=models.CASCADE, related_name="muted_by")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "muted"], name="accounts_usermute_pair"),
+            models.CheckConstraint(condition=~models.Q(user=models.F("muted")), name="accounts_usermute_not_self"),
+        ]
+        indexes = [models.Index(fields=["muted", "user"], name="accounts_usermute_muted")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} muted {self.muted_id}"
+
+
+class NotificationDigest(models.Model):
+    """One row per user and digest day: inserting it is the claim that makes the digest go out once,
+    however many workers run the beat task at the same time."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="notification_digests")
+    day = models.DateField()
+    sent_at = models.DateTimeField(default=timezone.now)
+    count = models.PositiveIntegerField(default=0, help_text="Notifications the email listed.")
+
+    class Meta:
+        ordering = ["-day"]
+        constraints = [models.UniqueConstraint(fields=["user", "day"], name="accounts_notifdigest_user_day")]
+
+    def __str__(self) -> str:
+        return f"Digest for {self.user_id} on {self.day}"

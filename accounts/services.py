@@ -7,7 +7,7 @@ import secrets
 from datetime import datetime, timedelta
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
 
@@ -18,7 +18,9 @@ from agentwise.ratelimits import rate_limit_hit
 
 from . import events
 from .credentials import CONSOLE, Credential
-from .models import ApiKey, Notification, Profile, User
+from .models import ApiKey, Notification, NotificationPreference, Profile, User, UserMute
+from .notification_kinds import CHOOSABLE, KINDS
+from .selectors import notification_deliveries
 
 API_KEY_PREFIX = "aw_"
 MAX_ACTIVE_KEYS_PER_USER = 25
@@ -256,3 +258,48 @@ def notifications_mark_read(*, user: User, notification_ids: list | None = None)
     if notification_ids is not None:
         unread = unread.filter(pk__in=notification_ids)
     return unread.update(read_at=timezone.now())
+
+
+def notification_preferences_set(*, user: User, choices: dict) -> dict[str, str]:
+    """Saves ``{kind: delivery}`` choices (kinds not named keep theirs) and returns every kind's delivery.
+
+    Raises ValidationError naming each bad kind: an unknown kind, a delivery other than ``in_app`` or
+    ``digest``, or a change to a notice that is always emailed at once (it may be given as ``immediate``,
+    so what GET returns can be PUT back).
+    """
+    errors, rows = {}, []
+    for kind, delivery in choices.items():
+        spec = KINDS.get(kind)
+        if spec is None:
+            errors[kind] = "Unknown notification kind."
+        elif not spec.configurable:
+            if delivery != spec.default:
+                errors[kind] = "This notice is always emailed at once; it cannot be changed."
+        elif delivery not in CHOOSABLE:
+            errors[kind] = f"One of {', '.join(CHOOSABLE)}."
+        else:
+            rows.append(NotificationPreference(user=user, kind=kind, delivery=delivery))
+    if errors:
+        raise ValidationError(errors)
+    NotificationPreference.objects.bulk_create(
+        rows, update_conflicts=True, unique_fields=["user", "kind"], update_fields=["delivery", "updated_at"]
+    )
+    return notification_deliveries(user=user)
+
+
+def user_mute(*, actor: User, muted: User) -> UserMute:
+    """``actor`` stops hearing from ``muted``. Muting twice is harmless; muting yourself is refused."""
+    if muted.pk == actor.pk:
+        raise ValidationError({"username": "You cannot mute yourself."})
+    try:
+        with transaction.atomic():
+            mute, _ = UserMute.objects.get_or_create(user=actor, muted=muted)
+    except IntegrityError:  # a concurrent mute of the same pair won
+        mute = UserMute.objects.get(user=actor, muted=muted)
+    return mute
+
+
+def user_unmute(*, actor: User, muted: User) -> bool:
+    """Ends a mute; True if there was one."""
+    deleted, _ = UserMute.objects.filter(user=actor, muted=muted).delete()
+    return bool(deleted)

@@ -3,7 +3,7 @@
 from celery import shared_task
 
 from .models import Notification
-from .notifications import notification_email_enqueue
+from .notifications import notification_digests_send, notification_email_enqueue
 
 
 @shared_task
@@ -14,3 +14,10 @@ def send_notification_email_task(notification_id: str) -> bool:
     if notification is None:
         return False
     return notification_email_enqueue(notification=notification)
+
+
+@shared_task
+def notification_digest_task() -> int:
+    """Beat, hourly: sends the day's notification digests. Safe to run twice or on two workers at once
+    (each user's day is claimed by a unique row); returns how many digests went out."""
+    return notification_digests_send()

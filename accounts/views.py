@@ -9,6 +9,7 @@ from allauth.core.exceptions import ReauthenticationRequired
 from allauth.mfa.models import Authenticator
 from allauth.socialaccount.models import SocialAccount
 from allauth.usersessions.models import UserSession
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
@@ -26,13 +27,58 @@ from agentwise.integrity import unique_violation
 
 from . import selectors, services
 from .credentials import Credential
-from .forms import ApiKeyForm, ProfileForm
+from .forms import ApiKeyForm, NotificationPreferencesForm, ProfileForm
+from .notification_kinds import KINDS
 
 
 def profile_detail(request, username):
     profile = selectors.profile_get_public(username=username)
     can_edit = can(request.user, "accounts.change_profile", profile)
-    return render(request, "accounts/profile_detail.html", {"profile": profile, "can_edit": can_edit})
+    can_mute = request.user.is_authenticated and request.user.pk != profile.user_id
+    is_muted = can_mute and selectors.user_has_muted(user=request.user, muted=profile.user)
+    return render(
+        request, "accounts/profile_detail.html",
+        {"profile": profile, "can_edit": can_edit, "can_mute": can_mute, "is_muted": is_muted},
+    )
+
+
+@login_required
+@require_POST
+def profile_mute(request, username, mute: bool):
+    """The profile page's Mute / Unmute buttons (and Unmute in the notification settings: ``next=settings``)."""
+    profile = selectors.profile_get_public(username=username)
+    name = profile.user.username
+    if mute:
+        try:
+            services.user_mute(actor=request.user, muted=profile.user)
+        except ValidationError as error:
+            messages.error(request, error.messages[0])
+        else:
+            messages.success(request, f"Muted @{name}: nothing they do will notify you.")
+    else:
+        services.user_unmute(actor=request.user, muted=profile.user)
+        messages.success(request, f"Unmuted @{name}.")
+    if request.POST.get("next") == "settings":
+        return redirect("account_notification_settings")
+    return redirect("profile_detail", username=name)
+
+
+@login_required
+def notification_settings(request):
+    """``/account/notifications/settings/``: in-app only or also the daily digest, per kind; muted users."""
+    deliveries = selectors.notification_deliveries(user=request.user)
+    form = NotificationPreferencesForm(request.POST or None, deliveries=deliveries)
+    if request.method == "POST" and form.is_valid():
+        services.notification_preferences_set(user=request.user, choices=form.cleaned_data)
+        messages.success(request, "Notification settings saved.")
+        return redirect("account_notification_settings")
+    fixed = [kind for kind in KINDS.values() if not kind.configurable]
+    mutes = selectors.mute_list_for(user=request.user)
+    return render(
+        request, "accounts/settings_notifications.html",
+        {"form": form, "fixed": fixed, "mutes": mutes, "section": "notification_settings",
+         "digest_hour": settings.NOTIFICATION_DIGEST_HOUR},
+    )
 
 
 @login_required

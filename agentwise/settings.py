@@ -193,6 +193,10 @@ EMAIL_RETRY_SECONDS = env.int("EMAIL_RETRY_SECONDS", default=60)
 EMAIL_RETRY_MAX_SECONDS = env.int("EMAIL_RETRY_MAX_SECONDS", default=3600)
 EMAIL_MAX_ATTEMPTS = env.int("EMAIL_MAX_ATTEMPTS", default=40)
 CELERY_TIMEZONE = "UTC"
+# The hour (UTC) a notification digest day starts: at most one digest per user from one such hour to the next.
+NOTIFICATION_DIGEST_HOUR = env.int("NOTIFICATION_DIGEST_HOUR", default=7)
+if not 0 <= NOTIFICATION_DIGEST_HOUR <= 23:
+    raise ImproperlyConfigured(f"NOTIFICATION_DIGEST_HOUR must be an hour from 0 to 23, not {NOTIFICATION_DIGEST_HOUR}.")
 CELERY_BEAT_SCHEDULE = {
     "purge-deleted-projects": {
         "task": "projects.tasks.purge_deleted_projects_task",
@@ -210,6 +214,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "content.tasks.newsletter_tick_task",
         # every minute: scheduled campaigns start on time; stalled ones are picked up again
         "schedule": env.float("NEWSLETTER_TICK_SECONDS", default=60),
+    },
+    "notification-digest": {
+        "task": "accounts.tasks.notification_digest_task",
+        # hourly: each user's daily digest goes out on the first run of their digest day that finds something
+        "schedule": env.float("NOTIFICATION_DIGEST_SECONDS", default=60 * 60),
     },
     "requeue-stale-emails": {
         "task": "agentwise.tasks.requeue_stale_emails_task",
@@ -477,6 +486,8 @@ SPECTACULAR_SETTINGS = {
         "CollaboratorRoleEnum": "projects.models.CollaboratorRole",
         "InvitableRoleEnum": [("editor", "Editor"), ("viewer", "Viewer")],
         "PublicationStatusEnum": "content.models.PublicationStatus",
+        "NotificationDeliveryEnum": "accounts.notification_kinds.CHOOSABLE_CHOICES",
+        "NotificationImmediateEnum": "accounts.notification_kinds.IMMEDIATE_CHOICES",
     },
 }
 

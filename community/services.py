@@ -217,9 +217,15 @@ def reaction_toggle(*, actor, message: Message, emoji: str) -> tuple[bool, int]:
             try:
                 with transaction.atomic():
                     Reaction.objects.create(message=message, user=actor, emoji=emoji)
-                added = True
             except IntegrityError:
-                added = True  # a concurrent toggle of the same user added it: it is there
+                pass  # a concurrent toggle of the same user added it (and notifies): it is there
+            else:
+                mentions.reaction_notify(
+                    actor=actor, author=message.user, target=f"message:{message.pk}", place=message,
+                    rule="community.read_message", subject=f"reacted to your message in #{message.channel.name}",
+                    url="/community/", body=message.content,
+                )
+            added = True
         count = Reaction.objects.filter(message=message, emoji=emoji).count()
         transaction.on_commit(
             lambda: events.reaction_updated(message, emoji=emoji, count=count, user_id=actor.pk, added=added)
@@ -664,8 +670,22 @@ def forum_reaction_toggle(*, actor, target: ForumPost | ForumReply, emoji: str) 
             try:
                 with transaction.atomic():
                     ForumReaction.objects.create(**on, user=actor, emoji=emoji)
-                added = True
             except IntegrityError:
-                added = True  # a concurrent toggle of the same user added it: it is there
+                pass  # a concurrent toggle of the same user added it (and notifies): it is there
+            else:
+                _forum_reaction_notify(actor=actor, target=target)
+            added = True
         count = ForumReaction.objects.filter(**on, emoji=emoji).count()
     return added, count
+
+
+def _forum_reaction_notify(*, actor, target: ForumPost | ForumReply) -> None:
+    """Tells the topic's or the reply's author, grouped per target, if they can still see it."""
+    if isinstance(target, ForumPost):
+        post, author, rule, what = target, target.author, "community.view_forum_post", "topic"
+    else:
+        post, author, rule, what = target.post, target.author, "community.read_forum_reply", "reply in"
+    mentions.reaction_notify(
+        actor=actor, author=author, target=f"{type(target).__name__.lower()}:{target.pk}", place=target, rule=rule,
+        subject=f"reacted to your {what} “{post.title[:80]}”", url=f"/api/forum/posts/{post.pk}/", body=target.content,
+    )

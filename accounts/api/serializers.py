@@ -3,9 +3,16 @@
 from django.contrib.auth import get_user_model
 from rest_framework import serializers
 
-from agentwise.api.fields import HttpURLField, StrictCharField, StrictRegexField, UTCDateTimeField
+from agentwise.api.fields import (
+    ClosedSerializer,
+    HttpURLField,
+    StrictCharField,
+    StrictRegexField,
+    UTCDateTimeField,
+)
 
-from ..models import ApiKey, Notification, Profile
+from ..models import ApiKey, Notification, Profile, UserMute
+from ..notification_kinds import CHOOSABLE_CHOICES, IMMEDIATE_CHOICES, KINDS
 from ..validators import USERNAME_RE, UsernameValidator
 
 User = get_user_model()
@@ -94,4 +101,33 @@ class NotificationSerializer(serializers.ModelSerializer):
     class Meta:
         model = Notification
         fields = ["id", "kind", "title", "body", "url", "data", "created_at", "read_at"]
+        read_only_fields = fields
+
+
+def _delivery_field(kind) -> serializers.ChoiceField:
+    if kind.configurable:
+        return serializers.ChoiceField(choices=CHOOSABLE_CHOICES, required=False, help_text=kind.label)
+    return serializers.ChoiceField(
+        choices=IMMEDIATE_CHOICES, required=False, help_text=f"{kind.label}. Always emailed at once; cannot be changed."
+    )
+
+
+class NotificationPreferencesSerializer(ClosedSerializer):
+    """One field per kind of notification: ``in_app`` (in-app only) or
+    ``digest`` (in-app and the daily email digest); security and billing notices are ``immediate``."""
+
+    unknown_message = "Unknown notification kind."
+
+    def get_fields(self):
+        return {key: _delivery_field(kind) for key, kind in KINDS.items()}
+
+
+class MutedUserSerializer(serializers.ModelSerializer):
+    username = serializers.CharField(source="muted.username", read_only=True)
+    display_name = serializers.CharField(source="muted.profile.display_name", read_only=True)
+    muted_at = serializers.DateTimeField(source="created_at", read_only=True)
+
+    class Meta:
+        model = UserMute
+        fields = ["username", "display_name", "muted_at"]
         read_only_fields = fields

@@ -10,13 +10,15 @@ from agentwise.access import can
 
 from .. import selectors, services
 from ..credentials import Credential
-from ..models import ApiKey, Notification, Profile
+from ..models import ApiKey, Notification, Profile, UserMute
 from .filters import ApiKeyFilter
 from .serializers import (
     ApiKeyCreatedSerializer,
     ApiKeyCreateSerializer,
     ApiKeySerializer,
     MeSerializer,
+    MutedUserSerializer,
+    NotificationPreferencesSerializer,
     NotificationSerializer,
     PublicProfileSerializer,
 )
@@ -139,3 +141,65 @@ class NotificationViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         services.notifications_mark_read(user=request.user, notification_ids=[notification.pk])
         notification.refresh_from_db()
         return Response(NotificationSerializer(notification).data)
+
+
+class NotificationPreferencesView(generics.GenericAPIView):
+    """How each kind of notification reaches you: in-app only, or also in the daily email digest."""
+
+    serializer_class = NotificationPreferencesSerializer
+    http_method_names = ["get", "put", "head", "options"]
+
+    def get_object(self) -> dict:
+        return selectors.notification_deliveries(user=self.request.user)
+
+    @extend_schema(summary="Your notification preferences", description="Every kind, with its current delivery.")
+    def get(self, request):
+        return Response(self.get_object())
+
+    @extend_schema(
+        summary="Change your notification preferences",
+        description="Kinds not named keep their delivery. An unknown kind, or a change to a notice that is "
+        "always emailed at once, is a 400 naming it. Answers every kind's delivery.",
+    )
+    def put(self, request):
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        return Response(services.notification_preferences_set(user=request.user, choices=serializer.validated_data))
+
+
+@extend_schema_view(get=extend_schema(summary="Users you muted", description="Newest first."))
+class MutedUserListView(generics.ListAPIView):
+    serializer_class = MutedUserSerializer
+    queryset = UserMute.objects.none()  # for the schema; get_queryset() scopes to the user
+
+    def get_queryset(self):
+        return selectors.mute_list_for(user=self.request.user)
+
+
+class UserMuteView(generics.GenericAPIView):
+    """Muting a user: nothing they do notifies you any more (mentions, replies, solutions, reactions)."""
+
+    serializer_class = MutedUserSerializer
+    http_method_names = ["post", "delete", "options"]
+
+    def _target(self):
+        return selectors.profile_get_public(username=self.kwargs["username"]).user
+
+    @extend_schema(
+        operation_id="users_mute",
+        summary="Mute a user",
+        description="Muting twice is harmless. 400 for yourself, 404 for an unknown or inactive user.",
+        request=None,
+        responses=MutedUserSerializer,
+    )
+    def post(self, request, username):
+        mute = services.user_mute(actor=request.user, muted=self._target())
+        return Response(MutedUserSerializer(mute).data)
+
+    @extend_schema(
+        operation_id="users_unmute", summary="Unmute a user", description="Unmuting twice is harmless.",
+        request=None, responses={204: None},
+    )
+    def delete(self, request, username):
+        services.user_unmute(actor=request.user, muted=self._target())
+        return Response(status=status.HTTP_204_NO_CONTENT)

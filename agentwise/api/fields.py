@@ -163,3 +163,18 @@ class JSONObjectField(serializers.DictField):
         if problem:
             raise serializers.ValidationError(problem)
         return value
+
+
+class ClosedSerializer(serializers.Serializer):
+    """An object that takes only the fields it declares: any other key is a 400 naming it (DRF would
+    silently drop it, so a misspelt setting would look saved). The schema says ``additionalProperties:
+    false`` (agentwise.api.schema), so clients and the fuzzer know."""
+
+    unknown_message = "Unknown field."
+
+    def to_internal_value(self, data):
+        if isinstance(data, dict):
+            unknown = {key: [self.unknown_message] for key in data if key not in self.fields}
+            if unknown:
+                raise serializers.ValidationError(unknown)
+        return super().to_internal_value(data)

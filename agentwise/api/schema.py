@@ -3,7 +3,7 @@ every DRF text field enforces, so a client (or a fuzzer) reading the schema know
 
 from drf_spectacular import openapi
 from drf_spectacular.contrib.django_filters import DjangoFilterExtension
-from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.extensions import OpenApiAuthenticationExtension, OpenApiSerializerExtension
 
 from .fields import NO_NUL, NOT_BLANK, UUID
 
@@ -186,3 +186,15 @@ class LengthLimitedFilterExtension(DjangoFilterExtension):
             for parameter in parameters:
                 parameter["schema"]["maxLength"] = max_length
         return parameters
+
+
+class ClosedSerializerExtension(OpenApiSerializerExtension):
+    """A ``ClosedSerializer`` refuses keys it does not declare: its schema says so."""
+
+    target_class = "agentwise.api.fields.ClosedSerializer"
+    match_subclasses = True
+
+    def map_serializer(self, auto_schema, direction):
+        schema = auto_schema._map_basic_serializer(self.target, direction)
+        schema["additionalProperties"] = False
+        return schema
