@@ -687,5 +687,5 @@ def _forum_reaction_notify(*, actor, target: ForumPost | ForumReply) -> None:
         post, author, rule, what = target.post, target.author, "community.read_forum_reply", "reply in"
     mentions.reaction_notify(
         actor=actor, author=author, target=f"{type(target).__name__.lower()}:{target.pk}", place=target, rule=rule,
-        subject=f"reacted to your {what} “{post.title[:80]}”", url=f"/api/forum/posts/{post.pk}/", body=target.content,
+        subject=f"reacted to your {what} “{post.title[:80]}”", url=post.get_absolute_url(), body=target.content,
     )
