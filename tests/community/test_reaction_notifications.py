@@ -140,7 +140,7 @@ def test_forum_topics_and_replies_each_have_their_group(people, react, django_ca
     topic_notice, reply_notice = _reactions(alice)
     assert topic_notice.title == "@member and @bob reacted to your topic “Deploys”"
     assert reply_notice.title == "@bob reacted to your reply in “Deploys”"
-    assert topic_notice.url == reply_notice.url == f"/api/forum/posts/{post.pk}/"
+    assert topic_notice.url == reply_notice.url == post.get_absolute_url()
 
 
 def test_none_for_a_forum_the_author_can_no_longer_see(people, react, django_capture_on_commit_callbacks):
