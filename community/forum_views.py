@@ -4,17 +4,20 @@ the forms that open a topic, reply and choose a solution.
 Thin doors over the API's own pieces: reads through ``selectors`` (the same ``*_get_visible`` refusals,
 so a private forum is a 404 to non-members here too), writes through ``services`` (their field errors
 shown in the form, their refusals — a locked topic's 403 — rendered by ``RefusalMiddleware``), markdown
-through ``community.markup``. As the API answers anonymous callers 401, anonymous visitors are sent to
-sign in.
+through ``community.markup``. Public forums are read by anyone, signed in or not (search engines
+included; ``permissions.can_read_forum_channel``); what an anonymous visitor cannot see (a private forum,
+an unknown id alike) and every form send them to sign in.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 
 from django import forms
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import ValidationError
 from django.core.paginator import EmptyPage, Paginator
 from django.http import HttpResponsePermanentRedirect
@@ -25,6 +28,7 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 from agentwise.access import can, require
 from agentwise.errors import NotFound
 from content.blocks import block_text
+from content.search import MAX_QUERY_LENGTH, search_rate_limit
 from content.seo import Seo, seo_for_page
 
 from . import markup, permissions, selectors, services
@@ -85,6 +89,22 @@ def _add_service_errors(form: forms.Form, error: ValidationError) -> None:
             form.add_error(field if field in form.fields else None, message)
 
 
+def _sign_in_if_hidden(view):
+    """An anonymous visitor refused a page (private or unknown alike) is asked to sign in, as the other
+    pages do, rather than shown a 404 that a member would not get."""
+
+    @functools.wraps(view)
+    def wrapper(request, *args, **kwargs):
+        try:
+            return view(request, *args, **kwargs)
+        except NotFound:
+            if request.user.is_authenticated:
+                raise
+            return redirect_to_login(request.get_full_path())
+
+    return wrapper
+
+
 # --- query parameters -------------------------------------------------------------------------------
 
 
@@ -105,15 +125,19 @@ def _page(queryset, request, per_page: int):
         raise NotFound() from None
 
 
-def _list_filters(request) -> tuple[str, str | None]:
-    """``?order=`` and ``?tag=``, as the API's list accepts them; bad values are a 400 naming the field."""
+def _list_filters(request) -> tuple[str, str | None, str]:
+    """``?order=``, ``?tag=`` and ``?q=``, as the API's list accepts them; bad values are a 400 naming
+    the field."""
+    query = request.GET.get("q", "").replace("\x00", "")
+    if len(query) > MAX_QUERY_LENGTH:
+        raise ValidationError({"q": f"A search can be at most {MAX_QUERY_LENGTH} characters long."})
     order = request.GET.get("order") or "activity"
     if order not in selectors.FORUM_ORDERINGS:
         raise ValidationError({"order": f"One of: {', '.join(selectors.FORUM_ORDERINGS)}."})
     tag = request.GET.get("tag") or None
     if tag is not None and (len(tag) > MAX_FORUM_TAG_CHARS or not _TAG_RE.fullmatch(tag)):
         raise ValidationError({"tag": "Letters, digits and single hyphens, e.g. django-rest."})
-    return order, tag.lower() if tag else None
+    return order, tag.lower() if tag else None, query.strip()
 
 
 def _description(text: str) -> str:
@@ -124,10 +148,13 @@ def _description(text: str) -> str:
 
 
 def _topic_list(request, *, channel=None):
-    order, tag = _list_filters(request)
-    topics = selectors.forum_post_list(
-        user=request.user, channel_id=channel.pk if channel else None, tag=tag, order=order
-    )
+    order, tag, query = _list_filters(request)
+    channel_id = channel.pk if channel else None
+    if query:
+        search_rate_limit(request)  # one budget with the API's search and the docs search
+        topics = selectors.forum_post_search(user=request.user, q=query, channel_id=channel_id, tag=tag, order=order)
+    else:
+        topics = selectors.forum_post_list(user=request.user, channel_id=channel_id, tag=tag, order=order)
     page = _page(topics, request, TOPICS_PER_PAGE)
     path = request.path
     canonical = path + (f"?tag={tag}" if tag else "")
@@ -137,6 +164,8 @@ def _topic_list(request, *, channel=None):
         title, blurb = "Forum", "Questions and answers from the Agentwise community."
     if tag:
         title = f"{title}: topics tagged “{tag}”"
+    if query:
+        title = f"{title}: search for “{query}”"
     return render(
         request,
         "community/forum/list.html",
@@ -144,7 +173,10 @@ def _topic_list(request, *, channel=None):
             "title": title,
             "blurb": blurb,
             "seo": seo_for_page(
-                title=title, description=blurb, path=canonical, noindex=bool(channel and channel.is_private)
+                title=title,
+                description=blurb,
+                path=canonical,
+                noindex=bool(query or (channel and channel.is_private)),  # result pages are not content
             ),
             "channels": selectors.forum_channel_list_visible_to(user=request.user),
             "channel": channel,
@@ -153,19 +185,19 @@ def _topic_list(request, *, channel=None):
             "order": order,
             "orders": ORDER_LABELS,
             "tag": tag,
+            "query": query,
         },
     )
 
 
 @require_safe
-@login_required
 def forum_index(request):
     """Every forum the viewer can see, and the topics across them."""
     return _topic_list(request)
 
 
 @require_safe
-@login_required
+@_sign_in_if_hidden
 def forum_channel(request, channel_id):
     return _topic_list(
         request, channel=selectors.forum_channel_get_visible(user=request.user, channel_id=channel_id)
@@ -173,7 +205,6 @@ def forum_channel(request, channel_id):
 
 
 @require_safe
-@login_required
 def forum_tags(request):
     tags = list(selectors.forum_tag_counts(user=request.user))
     return render(
@@ -261,7 +292,7 @@ def _render_topic(request, post: ForumPost, *, form: ReplyForm, status: int = 20
 
 
 @require_safe
-@login_required
+@_sign_in_if_hidden
 def forum_topic(request, post_id, slug=None):
     """A topic and a page of its replies; counts the view (at most once an hour per viewer), as the API does.
     Any other slug than the title's answers a permanent redirect to the canonical URL."""

@@ -13,7 +13,7 @@ import rules
 
 from agentwise.access import add_rules, can
 
-from .models import Channel, ChannelMember, ChannelState
+from .models import Channel, ChannelMember, ChannelState, ChannelType
 
 _MEMBER_CACHE = "_member_ids"
 
@@ -76,8 +76,19 @@ def message_channel_not_archived(user, message) -> bool:
 
 
 @rules.predicate
+def can_read_forum_channel(user, channel) -> bool:
+    """A public forum is open to every reader, signed in or not (search engines too): the forum is the
+    community's lasting, findable half. Private forums and every chat channel keep ``can_see_channel``."""
+    if channel is None:
+        return False
+    if channel.type == ChannelType.FORUM and not channel.is_private:
+        return True
+    return can_see_channel(user, channel)
+
+
+@rules.predicate
 def can_see_forum_post(user, post) -> bool:
-    return post is not None and can_see_channel(user, post.channel)
+    return post is not None and can_read_forum_channel(user, post.channel)
 
 
 @rules.predicate
@@ -124,16 +135,19 @@ def is_forum_post_author_of_reply(user, reply) -> bool:
 
 add_rules(
     {
+        "community.read_forum": can_read_forum_channel,
         "community.view_forum_post": can_see_forum_post,
         # Who may reply is who may post in the channel (locked or read-only channels: staff), and only while
         # the topic itself is not locked (``forum_reply_create`` says which one refused).
-        "community.reply_forum_post": can_see_forum_post & forum_post_channel_accepts_posts & forum_post_is_open,
+        "community.reply_forum_post": (
+            rules.is_authenticated & can_see_forum_post & forum_post_channel_accepts_posts & forum_post_is_open
+        ),
         "community.change_forum_post": (
             can_see_forum_post & forum_post_channel_not_archived & (is_forum_author | rules.is_staff)
         ),
         "community.delete_forum_post": can_see_forum_post & (is_forum_author | rules.is_staff),
         "community.moderate_forum_post": can_see_forum_post & rules.is_staff,  # pin, lock
-        "community.react_forum_post": can_see_forum_post & forum_post_channel_not_archived,
+        "community.react_forum_post": rules.is_authenticated & can_see_forum_post & forum_post_channel_not_archived,
         "community.view_forum_reply": can_see_forum_reply,  # deleted ones too, as a tombstone in lists
         "community.read_forum_reply": can_see_forum_reply & forum_reply_is_live,
         "community.change_forum_reply": (
@@ -144,7 +158,9 @@ add_rules(
             can_see_forum_reply & forum_reply_is_live & forum_reply_channel_not_archived
             & (is_forum_post_author_of_reply | rules.is_staff)
         ),
-        "community.react_forum_reply": can_see_forum_reply & forum_reply_is_live & forum_reply_channel_not_archived,
+        "community.react_forum_reply": (
+            rules.is_authenticated & can_see_forum_reply & forum_reply_is_live & forum_reply_channel_not_archived
+        ),
         "community.preview_forum_text": rules.is_authenticated & rules.is_active,  # the composer's preview
     }
 )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.contrib.auth.models import AnonymousUser
 from django.db.models import CharField, Count, Exists, F, IntegerField, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 
@@ -237,12 +238,20 @@ def _forum_posts_annotated(queryset) -> QuerySet[ForumPost]:
     )
 
 
+def _forum_channels_readable_by(user) -> QuerySet[Channel]:
+    """``permissions.can_read_forum_channel`` as a query: a signed-in member's channels, or for anyone
+    else (anonymous, a crawler) the public forums."""
+    if user.is_authenticated and user.is_active:
+        return _channels_visible_to(user).filter(type=ChannelType.FORUM)
+    return Channel.objects.filter(type=ChannelType.FORUM, is_private=False)
+
+
 def forum_post_list(*, user, channel_id=None, tag: str | None = None, order: str = "activity") -> QuerySet[ForumPost]:
     """Topics in forum channels the user can see, pinned first, then in the chosen order.
 
     An unknown or invisible ``channel_id`` gives an empty list (it does not reveal the channel).
     """
-    channels = _channels_visible_to(user).filter(type=ChannelType.FORUM)
+    channels = _forum_channels_readable_by(user)
     queryset = _forum_posts_annotated(ForumPost.objects.filter(channel__in=channels.values("pk")))
     if channel_id is not None:
         queryset = queryset.filter(channel_id=channel_id)
@@ -298,6 +307,7 @@ def forum_replies(*, post: ForumPost) -> QuerySet[ForumReply]:
 def forum_reaction_summaries(*, viewer, posts=(), replies=()) -> dict:
     """``{id: {emoji: {"count": n, "me": bool}}}`` for topics and replies, in at most one query each."""
     summaries: dict = {}
+    mine = Count("pk", filter=Q(user_id=viewer.pk)) if viewer.is_authenticated else Value(0)
     for field, objects in (("post_id", posts), ("reply_id", replies)):
         ids = [o.pk for o in objects]
         summaries.update({pk: {} for pk in ids})
@@ -306,12 +316,23 @@ def forum_reaction_summaries(*, viewer, posts=(), replies=()) -> dict:
         rows = (
             ForumReaction.objects.filter(**{f"{field}__in": ids})
             .values(field, "emoji")
-            .annotate(count=Count("pk"), mine=Count("pk", filter=Q(user=viewer)))
+            .annotate(count=Count("pk"), mine=mine)
             .order_by(field, "emoji")
         )
         for row in rows:
             summaries[row[field]][row["emoji"]] = {"count": row["count"], "me": bool(row["mine"])}
     return summaries
+
+
+def forum_sitemap_topics() -> QuerySet[ForumPost]:
+    """Topics anyone may read (public forums), most recently active first, with only what a sitemap
+    entry needs; the sitemap paginates the query."""
+    return (
+        ForumPost.objects.filter(channel__in=_forum_channels_readable_by(AnonymousUser()).values("pk"))
+        .annotate(last_activity_at=Coalesce("last_reply_at", "created_at"))
+        .order_by("-last_activity_at", "-pk")
+        .only("pk", "title", "created_at", "last_reply_at")
+    )
 
 
 def forum_channels_prefill_membership(*, user, channels) -> None:
@@ -349,8 +370,7 @@ def forum_channel_list_visible_to(*, user) -> QuerySet[Channel]:
     """Forum channels the user can read, in sidebar order, each with ``topic_count``."""
     topics = ForumPost.objects.filter(channel=OuterRef("pk")).order_by().values("channel").annotate(n=Count("pk")).values("n")
     return (
-        _channels_visible_to(user)
-        .filter(type=ChannelType.FORUM)
+        _forum_channels_readable_by(user)
         .annotate(topic_count=Coalesce(Subquery(topics), Value(0), output_field=IntegerField()))
         .order_by("category", "position", "name")
     )
@@ -358,8 +378,8 @@ def forum_channel_list_visible_to(*, user) -> QuerySet[Channel]:
 
 def forum_channel_get_visible(*, user, channel_id) -> Channel:
     """A forum channel the user can read; a chat channel, unknown or invisible one is NotFound alike."""
-    channel = channel_get_visible(user=user, channel_id=channel_id)
-    if channel.type != ChannelType.FORUM:
+    channel = get_visible(Channel.objects.all(), pk=channel_id)
+    if channel.type != ChannelType.FORUM or not can(user, "community.read_forum", channel):
         raise NotFound()
     return channel
 

@@ -1,4 +1,5 @@
-"""``/sitemap.xml``: an index of one sitemap per section — blog posts, docs pages, public profiles.
+"""``/sitemap.xml``: an index of one sitemap per section — blog posts, docs pages, public forum topics,
+public profiles.
 
 An index rather than one list, because a sitemap holds at most 50,000 URLs and the docs alone may
 pass that (each section pages itself with ``?p=``). Locations are absolute on ``SITE_URL``, not on the
@@ -70,7 +71,26 @@ class ProfileSitemap(SiteSitemap):
         return reverse("profile_detail", args=[item[0]])
 
 
-SITEMAPS = {"blog": BlogSitemap, "docs": DocumentationSitemap, "profiles": ProfileSitemap}
+class ForumSitemap(SiteSitemap):
+    """Topics of the public forums, the pages anyone (a crawler too) may read; lastmod is the topic's
+    latest activity."""
+
+    changefreq = "daily"
+    priority = 0.5
+
+    def items(self):
+        from community.selectors import forum_sitemap_topics
+
+        return forum_sitemap_topics()
+
+    def location(self, item):
+        return item.get_absolute_url()
+
+    def lastmod(self, item):
+        return item.last_activity_at
+
+
+SITEMAPS = {"blog": BlogSitemap, "docs": DocumentationSitemap, "forum": ForumSitemap, "profiles": ProfileSitemap}
 
 
 def _section_path(section: str, page: int) -> str:

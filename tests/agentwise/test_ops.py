@@ -64,12 +64,12 @@ def assert_served_without_a_cdn(html):
     assert foreign_fetches(html) == []
 
 
-@pytest.mark.parametrize("path", ["/", "/blog/", "/docs/", "/pricing/", "/account/login/", "/account/signup/"])
+@pytest.mark.parametrize("path", ["/", "/blog/", "/docs/", "/forum/", "/pricing/", "/account/login/", "/account/signup/"])
 def test_public_pages_render_with_navigation(client, path):
     response = client.get(path)
     assert response.status_code == 200
     html = response.content.decode()
-    for label in ["Projects", "Community", "Blog", "Docs", "Pricing"]:
+    for label in ["Projects", "Community", "Forum", "Blog", "Docs", "Pricing"]:
         assert f">{label}</a>" in html
     assert "Sign in" in html
     assert_served_without_a_cdn(html)
@@ -88,7 +88,7 @@ def test_member_pages_render_with_navigation_when_signed_in(client, user, path):
     response = client.get(path)
     assert response.status_code == 200
     html = response.content.decode()
-    for label in ["Projects", "Community", "Blog", "Docs", "Pricing"]:
+    for label in ["Projects", "Community", "Forum", "Blog", "Docs", "Pricing"]:
         assert f">{label}</a>" in html
     assert "Sign out" in html
     assert_served_without_a_cdn(html)

@@ -4,11 +4,14 @@ chat), a topic opens on /forum/, the composer's preview shows the server's rende
 Skipped without Debian's chromium, as ``test_browser.py``; CI installs it and runs this.
 """
 
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 from django.conf import settings
+from django.db import connection
 
 from community.models import Channel, ForumReply
-from community.services import forum_post_create
+from community.services import forum_post_create, forum_reply_create, forum_solution_mark
 from tests.community.test_browser import CHROMIUM, CHROMIUM_FLAGS
 from tests.factories import UserFactory
 from tests.live import DaphneProcess, session_cookie_for
@@ -19,6 +22,19 @@ pytestmark = [
         CHROMIUM is None, reason="Debian chromium is not installed (apt-get install chromium)"
     ),
 ]
+
+
+def _off_the_event_loop(function, **kwargs):
+    """Playwright's sync API runs an event loop in this thread, where Django refuses database calls."""
+
+    def call():
+        try:
+            return function(**kwargs)
+        finally:
+            connection.close()  # the thread's own connection, not left open at teardown
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(call).result()
 
 
 @pytest.fixture
@@ -74,3 +90,45 @@ def test_forum_channel_lists_topics_and_the_topic_page_previews_and_posts_a_repl
             browser.close()
 
     assert ForumReply.objects.get(post=post).author_id == ada.pk
+
+
+def test_a_reply_posted_elsewhere_appears_live_on_an_open_topic_page(server):
+    """forum_live.js: the page watches its topic over /ws/; a reply made through the service (as the API
+    or another browser would) shows up without a reload, its markup sanitised and its name as text."""
+    from playwright.sync_api import expect, sync_playwright
+
+    forum = Channel.objects.create(name="help", type="forum", category="Forums")
+    author = UserFactory(username="author")
+    post = forum_post_create(actor=author, channel=forum, title="Live topic", content="Question")
+    reader = UserFactory(username="reader")
+    cookie = session_cookie_for(reader)
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        try:
+            context = browser.new_context()
+            context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "value": cookie, "url": server.url}])
+            page = context.new_page()
+            page.goto(f"{server.url}{post.get_absolute_url()}")
+            expect(page.locator("#forum-no-replies")).to_be_visible()
+            expect(page.locator("#forum-replies")).to_have_attribute("data-live", "on", timeout=15_000)
+
+            reply = _off_the_event_loop(
+                forum_reply_create,
+                actor=author,
+                post=post,
+                content='Try **this**<img src=x onerror="document.title=\'pwned\'"> and <script>x()</script>',
+            )
+            live = page.locator(f"#reply-{reply.pk}")
+            expect(live.locator(".forum-body strong")).to_have_text("this", timeout=10_000)
+            expect(live.locator(".forum-topic-meta a").first).to_have_text("@author")
+            expect(page.locator("#forum-no-replies")).to_have_count(0)
+            assert live.locator("script").count() == 0
+            assert live.locator("[onerror]").count() == 0
+            assert page.title() != "pwned"
+
+            _off_the_event_loop(forum_solution_mark, actor=author, reply=reply)  # an update changes the reply in place
+            expect(live.locator(".badge-solved")).to_have_text("✓ Solution", timeout=10_000)
+            expect(page.locator(f"#reply-{reply.pk}")).to_have_count(1)
+        finally:
+            browser.close()

@@ -92,16 +92,58 @@ class _Elements(HTMLParser):
 # --- who may read ------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("path", ["/forum/", "/forum/tags/"])
-def test_anonymous_visitor_is_sent_to_sign_in_as_the_api_answers_them_401(forums, path):
-    response = browser().get(path)
-    assert response.status_code == 302 and response["Location"].startswith("/account/login/?next=")
+def test_anonymous_visitors_and_crawlers_read_the_public_forums_and_nothing_private(people, forums):
+    public = topic(people["author"], forums["public"], title="Public question", tags=["deploy"])
+    reply_to(people["other"], public, content="An **answer**")
+    topic(people["member"], forums["private"], title="Secret plans", tags=["secret"])
+    anonymous = browser()
+
+    index = anonymous.get("/forum/")
+    assert index.status_code == 200
+    assert [t.title for t in index.context["page"].object_list] == ["Public question"]
+    assert "staff-forum" not in index.content.decode()
+    tags = anonymous.get("/forum/tags/")
+    assert [t["tag"] for t in tags.context["tags"]] == ["deploy"]
+    assert anonymous.get(f"/forum/{forums['public'].pk}/").status_code == 200
+
+    page = anonymous.get(public.get_absolute_url())
+    body = page.content.decode()
+    assert page.status_code == 200
+    assert "<strong>answer</strong>" in body
+    head = _Head(body)
+    assert head.canonical.endswith(public.get_absolute_url()) and head.og["og:title"] == "Public question"
+    assert head.robots is None  # indexable
+    assert "Sign in to reply" in body
+    assert 'action="/forum/t/' not in body  # no reply form, no solution buttons
+    assert "forum_live.js" not in body  # no socket for a visitor who cannot open one
+    assert public.__class__.objects.get(pk=public.pk).view_count == 0  # anonymous views are not counted
 
 
-def test_anonymous_visitor_cannot_read_a_public_topic(people, forums):
+def test_anonymous_visitor_asked_for_a_private_or_unknown_forum_page_is_sent_to_sign_in(people, forums):
+    secret = topic(people["member"], forums["private"], title="Secret plans")
+    anonymous = browser()
+    for path in (
+        secret.get_absolute_url(),
+        f"/forum/{forums['private'].pk}/",
+        "/forum/t/00000000-0000-0000-0000-000000000000-nothing/",  # unknown alike: nothing leaks
+    ):
+        response = anonymous.get(path)
+        assert response.status_code == 302 and response["Location"].startswith("/account/login/?next="), path
+    assert anonymous.get(f"/forum/{forums['chat'].pk}/").status_code == 302  # a chat channel is no forum
+
+
+@pytest.mark.parametrize("path", ["/forum/{public}/new/"])
+def test_anonymous_visitor_cannot_open_a_topic_reply_or_choose_a_solution(people, forums, path):
     post = topic(people["author"], forums["public"])
-    response = browser().get(post.get_absolute_url())
-    assert response.status_code == 302 and "/account/login/" in response["Location"]
+    reply = reply_to(people["other"], post)
+    anonymous = browser()
+    new = anonymous.get(path.format(public=forums["public"].pk))
+    assert new.status_code == 302 and "/account/login/" in new["Location"]
+    for url, data in ((f"/forum/t/{post.pk}/reply/", {"content": "hi"}), (f"/forum/r/{reply.pk}/solution/", {})):
+        response = anonymous.post(url, data)
+        assert response.status_code == 302 and "/account/login/" in response["Location"]
+    assert ForumReply.objects.filter(post=post).count() == 1
+    assert not ForumReply.objects.get(pk=reply.pk).is_solution
 
 
 @pytest.mark.parametrize("name, sees_private", [("other", False), ("member", True), ("staff", True)])
@@ -573,3 +615,41 @@ def test_reply_and_mention_notifications_link_to_the_topic_page(
         )
     )
     assert urls == {post.get_absolute_url()}
+
+
+# --- search on the pages -----------------------------------------------------------------------------
+
+
+def test_the_forum_search_box_finds_topics_by_their_text_and_replies_within_what_the_viewer_sees(client):
+    public = Channel.objects.create(name="help", type="forum")
+    private = Channel.objects.create(name="staff-room", type="forum", is_private=True)
+    author = UserFactory(username="writer")
+    hit = services.forum_post_create(actor=author, channel=public, title="Deploying daphne", content="How?")
+    by_reply = services.forum_post_create(actor=author, channel=public, title="Servers", content="Which one?")
+    services.forum_reply_create(actor=author, post=by_reply, content="daphne behind nginx works")
+    services.forum_post_create(actor=author, channel=public, title="Unrelated", content="celery beat")
+    ChannelMember.objects.create(channel=private, user=author)
+    services.forum_post_create(actor=author, channel=private, title="Secret daphne plans", content="x")
+    client.force_login(UserFactory(username="reader"))
+
+    response = client.get("/forum/", {"q": "daphne"})
+
+    assert response.status_code == 200
+    titles = [t.title for t in response.context["page"].object_list]
+    assert sorted(titles) == ["Deploying daphne", "Servers"]  # not the private forum's, not the unrelated
+    body = response.content.decode()
+    assert "<mark>daphne</mark>" in body  # the snippet marks the words found
+    assert '<meta name="robots" content="noindex' in body  # result pages are not content
+    assert 'value="daphne"' in body  # the box keeps the query
+    assert hit.get_absolute_url() in body
+
+    in_channel = client.get(f"/forum/{public.pk}/", {"q": "celery"})
+    assert [t.title for t in in_channel.context["page"].object_list] == ["Unrelated"]
+    assert "No topic matches" in client.get("/forum/", {"q": "kubernetes"}).content.decode()
+
+
+def test_a_too_long_forum_search_is_a_400_naming_the_limit(client):
+    client.force_login(UserFactory())
+    response = client.get("/forum/", {"q": "x" * 201})
+    assert response.status_code == 400
+    assert "at most 200 characters" in response.content.decode()

@@ -122,6 +122,7 @@ def test_the_sitemap_is_an_index_of_its_sections(client):
     assert [s.find(f"{SITEMAP}loc").text for s in root.findall(f"{SITEMAP}sitemap")] == [
         f"{SITE}/sitemap-blog.xml",
         f"{SITE}/sitemap-docs.xml",
+        f"{SITE}/sitemap-forum.xml",
         f"{SITE}/sitemap-profiles.xml",
     ]
     assert "noindex" in response["X-Robots-Tag"]
@@ -166,6 +167,20 @@ def test_the_profiles_sitemap_lists_active_users(client, user):
     urls = sitemap_urls(client, "/sitemap-profiles.xml")
     assert f"{SITE}/u/{user.username}/" in urls
     assert f"{SITE}/u/gone/" not in urls
+
+
+def test_the_forum_sitemap_lists_topics_of_public_forums_only(client, user):
+    from community.models import Channel, ChannelMember
+    from community.services import forum_post_create
+
+    public = Channel.objects.create(name="help", type="forum")
+    private = Channel.objects.create(name="staff", type="forum", is_private=True)
+    ChannelMember.objects.create(channel=private, user=user)
+    shown = forum_post_create(actor=user, channel=public, title="How to deploy", content="?")
+    hidden = forum_post_create(actor=user, channel=private, title="Secret", content="?")
+    urls = sitemap_urls(client, "/sitemap-forum.xml")
+    assert urls == [f"{SITE}{shown.get_absolute_url()}"]
+    assert str(hidden.pk) not in client.get("/sitemap-forum.xml").content.decode()
 
 
 def test_sitemap_urls_do_not_follow_the_host_header(client, staff_user):
