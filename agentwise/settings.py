@@ -527,6 +527,15 @@ DJSTRIPE_WEBHOOK_SECRET = env.str("DJSTRIPE_WEBHOOK_SECRET", default="")
 DJSTRIPE_FOREIGN_KEY_TO_FIELD = "id"
 DJSTRIPE_USE_NATIVE_JSONFIELD = True
 
+# --- Moderation (docs/moderation.md) -------------------------------------------------------------
+# Audit log (docs/audit-log.md)
+
+# Content rules (docs/content-rules.md)
+
+# Reports, sanctions, new-user limits (docs/reports-and-sanctions.md)
+
+# Bot detection (docs/bot-detection.md)
+
 # --- Logging ----------------------------------------------------------------------------------
 
 LOGGING = {

@@ -89,6 +89,16 @@ class ContentType(models.TextChoices):
     IMAGE = "image", "Image"
 
 
+class ModerationState(models.TextChoices):
+    """Who sees a message, topic or reply besides its author and staff (``community.permissions``).
+    Set by ``moderation`` only: content rules (shadowban, require approval) and reports (hidden)."""
+
+    VISIBLE = "visible", "Visible"
+    SHADOWED = "shadowed", "Shadowed (its author alone sees it)"
+    PENDING = "pending", "Held for approval"
+    HIDDEN = "hidden", "Hidden until reviewed (reported)"
+
+
 class Message(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="messages")
@@ -103,6 +113,9 @@ class Message(models.Model):
     last_reply_at = models.DateTimeField(null=True, blank=True)
     edited_at = models.DateTimeField(null=True, blank=True)
     deleted_at = models.DateTimeField(null=True, blank=True)
+    moderation_state = models.CharField(
+        max_length=10, choices=ModerationState.choices, default=ModerationState.VISIBLE, db_index=True
+    )
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -261,6 +274,9 @@ class ForumPost(models.Model):
     reply_count = models.PositiveIntegerField(default=0, help_text="Live (not deleted) replies.")
     last_reply_at = models.DateTimeField(null=True, blank=True)
     metadata = models.JSONField(default=dict, blank=True)
+    moderation_state = models.CharField(
+        max_length=10, choices=ModerationState.choices, default=ModerationState.VISIBLE, db_index=True
+    )
     edited_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
@@ -333,6 +349,9 @@ class ForumReply(models.Model):
     is_solution = models.BooleanField(default=False)
     edited_at = models.DateTimeField(null=True, blank=True)
     deleted_at = models.DateTimeField(null=True, blank=True)
+    moderation_state = models.CharField(
+        max_length=10, choices=ModerationState.choices, default=ModerationState.VISIBLE, db_index=True
+    )
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
