@@ -72,19 +72,19 @@ class UserAdmin(DjangoUserAdmin):
                 done += 1
         self.message_user(request, f"Updated {done} account(s).", messages.SUCCESS)
 
-    @admin.action(description="Deactivate (signs them out everywhere and closes their sockets)")
+    @admin.action(permissions=["change"], description="Deactivate (signs them out everywhere and closes their sockets)")
     def deactivate(self, request, queryset):
         self._access(request, queryset, is_active=False)
 
-    @admin.action(description="Reactivate")
+    @admin.action(permissions=["change"], description="Reactivate")
     def reactivate(self, request, queryset):
         self._access(request, queryset, is_active=True)
 
-    @admin.action(description="Grant staff status")
+    @admin.action(permissions=["change"], description="Grant staff status")
     def grant_staff(self, request, queryset):
         self._access(request, queryset, is_staff=True)
 
-    @admin.action(description="Remove staff status (closes their sockets)")
+    @admin.action(permissions=["change"], description="Remove staff status (closes their sockets)")
     def remove_staff(self, request, queryset):
         self._access(request, queryset, is_staff=False)
 
@@ -120,7 +120,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
         return False  # keys are minted by their owner only: the secret must go to them, not to staff
 
-    @admin.action(description="Revoke selected keys")
+    @admin.action(permissions=["change"], description="Revoke selected keys")
     def revoke(self, request, queryset):
         for api_key in queryset.filter(revoked_at__isnull=True):
             services.api_key_revoke(actor=request.user, api_key=api_key)

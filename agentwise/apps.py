@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.contrib.admin.apps import AdminConfig
 
 
 class AgentwiseConfig(AppConfig):
@@ -6,3 +7,9 @@ class AgentwiseConfig(AppConfig):
 
     name = "agentwise"
     verbose_name = "Agentwise"
+
+
+class AgentwiseAdminConfig(AdminConfig):
+    """Django's admin with our site: the index is the moderation dashboard (moderation/admin/dashboard.py)."""
+
+    default_site = "moderation.admin.dashboard.ModerationAdminSite"

@@ -34,7 +34,7 @@ SITE_ID = 1
 INSTALLED_APPS = [
     # daphne first: `runserver` then serves HTTP and websockets through ASGI.
     "daphne",
-    "django.contrib.admin",
+    "agentwise.apps.AgentwiseAdminConfig",  # django.contrib.admin, its index the moderation dashboard
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",

@@ -13,9 +13,6 @@ from . import health, views
 
 # Staff sign in to the admin through allauth, so email confirmation and 2FA apply there too.
 admin.site.login = secure_admin_login(admin.site.login)
-admin.site.site_header = "Agentwise moderation"
-admin.site.site_title = "Agentwise admin"
-admin.site.index_title = "Moderation dashboard"
 
 api_urlpatterns = [
     path("", include("accounts.api.urls")),

@@ -115,7 +115,7 @@ class MessageAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False  # moderation soft-deletes (content hidden, threads kept); see the actions
 
-    @admin.action(description="Delete selected messages (content hidden, broadcast live)")
+    @admin.action(permissions=["change"], description="Delete selected messages (content hidden, broadcast live)")
     def soft_delete(self, request, queryset):
         count = 0
         for message in queryset.filter(deleted_at__isnull=True).select_related("channel", "user"):
@@ -123,7 +123,7 @@ class MessageAdmin(admin.ModelAdmin):
             count += 1
         self.message_user(request, f"Deleted {count} messages.", messages.SUCCESS)
 
-    @admin.action(description="Remove ALL messages of these authors from the last 7 days (spam)")
+    @admin.action(permissions=["change"], description="Remove ALL messages of these authors from the last 7 days (spam)")
     def purge_authors_recent_messages(self, request, queryset):
         since = timezone.now() - timedelta(days=7)
         authors = {m.user for m in queryset.select_related("user") if m.user is not None}
@@ -192,19 +192,19 @@ class ForumPostAdmin(admin.ModelAdmin):
             services.forum_post_update(actor=request.user, post=post, data={field: value})
         self.message_user(request, f"{verb} {queryset.count()} topics.", messages.SUCCESS)
 
-    @admin.action(description="Pin selected topics")
+    @admin.action(permissions=["change"], description="Pin selected topics")
     def pin(self, request, queryset):
         self._moderate(request, queryset, "is_pinned", True, "Pinned")
 
-    @admin.action(description="Unpin selected topics")
+    @admin.action(permissions=["change"], description="Unpin selected topics")
     def unpin(self, request, queryset):
         self._moderate(request, queryset, "is_pinned", False, "Unpinned")
 
-    @admin.action(description="Lock selected topics (no new replies)")
+    @admin.action(permissions=["change"], description="Lock selected topics (no new replies)")
     def lock(self, request, queryset):
         self._moderate(request, queryset, "is_locked", True, "Locked")
 
-    @admin.action(description="Unlock selected topics")
+    @admin.action(permissions=["change"], description="Unlock selected topics")
     def unlock(self, request, queryset):
         self._moderate(request, queryset, "is_locked", False, "Unlocked")
 
@@ -230,7 +230,7 @@ class ForumReplyAdmin(admin.ModelAdmin):
     def short(self, obj):
         return (obj.content[:80] + "…") if len(obj.content) > 80 else obj.content
 
-    @admin.action(description="Delete selected replies (kept as tombstones)")
+    @admin.action(permissions=["change"], description="Delete selected replies (kept as tombstones)")
     def soft_delete(self, request, queryset):
         count = 0
         for reply in queryset.filter(deleted_at__isnull=True).select_related("post", "post__channel"):

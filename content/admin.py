@@ -414,7 +414,7 @@ class BlogPostAdmin(RevisionAdminMixin, admin.ModelAdmin):
     def _delete(self, request, obj):
         services.blog_post_delete(actor=request.user, post=obj)
 
-    @admin.action(description="Archive (off the blog, the feed and the sitemap)")
+    @admin.action(permissions=["change"], description="Archive (off the blog, the feed and the sitemap)")
     def archive(self, request, queryset):
         for post in queryset:
             services.blog_post_update(

@@ -105,27 +105,27 @@ class ProjectAdmin(admin.ModelAdmin):
                 )
                 formset.changed_objects.append((collaborator, ["role"]))
 
-    @admin.action(description="Archive")
+    @admin.action(permissions=["change"], description="Archive")
     def archive(self, request, queryset):
         _run(self, request, queryset, lambda p: services.project_update(
             actor=request.user, project=p, data={"status": "archived"}, as_moderator=True), "Archived")
 
-    @admin.action(description="Make active again")
+    @admin.action(permissions=["change"], description="Make active again")
     def reactivate(self, request, queryset):
         _run(self, request, queryset, lambda p: services.project_update(
             actor=request.user, project=p, data={"status": "active"}, as_moderator=True), "Reactivated")
 
-    @admin.action(description="Delete (restorable for 30 days, then purged)")
+    @admin.action(permissions=["change"], description="Delete (restorable for 30 days, then purged)")
     def soft_delete(self, request, queryset):
         _run(self, request, queryset,
              lambda p: services.project_delete(actor=request.user, project=p, as_moderator=True), "Deleted")
 
-    @admin.action(description="Restore deleted projects")
+    @admin.action(permissions=["change"], description="Restore deleted projects")
     def restore(self, request, queryset):
         _run(self, request, queryset,
              lambda p: services.project_restore(actor=request.user, project=p, as_moderator=True), "Restored")
 
-    @admin.action(description="Transfer ownership to an accepted collaborator")
+    @admin.action(permissions=["change"], description="Transfer ownership to an accepted collaborator")
     def transfer(self, request, queryset):
         if queryset.count() != 1:
             self.message_user(request, "Transfer one project at a time.", messages.ERROR)
@@ -147,7 +147,7 @@ class ProjectAdmin(admin.ModelAdmin):
     def collaborator_count(self, obj):
         return obj.collaborator_total
 
-    @admin.action(description="Purge projects deleted more than 30 days ago")
+    @admin.action(permissions=["change"], description="Purge projects deleted more than 30 days ago")
     def purge_expired(self, request, queryset):
         count = services.project_purge_expired()
         self.message_user(request, f"Purged {count} rows.", messages.SUCCESS)

@@ -110,7 +110,7 @@ class CampaignAdmin(admin.ModelAdmin):
             return False
         return super().has_delete_permission(request, obj)
 
-    @admin.action(description="Cancel the selected campaigns")
+    @admin.action(permissions=["change"], description="Cancel the selected campaigns")
     def cancel_selected(self, request, queryset):
         done = 0
         for campaign in queryset:
@@ -270,7 +270,7 @@ class SubscriberAdmin(admin.ModelAdmin):
             actor=request.user, subscriber_ids=list(queryset.values_list("pk", flat=True))
         )
 
-    @admin.action(description="Unsubscribe the selected addresses", permissions=["view"])
+    @admin.action(description="Unsubscribe the selected addresses", permissions=["change"])
     def unsubscribe_selected(self, request, queryset):
         count = services.subscribers_set_status(
             actor=request.user,
@@ -281,7 +281,7 @@ class SubscriberAdmin(admin.ModelAdmin):
 
     @admin.action(
         description="Reactivate the selected addresses (e.g. a bounce that was a mistake)",
-        permissions=["view"],
+        permissions=["change"],
     )
     def reactivate_selected(self, request, queryset):
         count = services.subscribers_set_status(
