@@ -83,7 +83,11 @@ class BotDetectionMiddleware:
         if not settings.MODERATION_BOT_DETECTION or request.path in bots.EXEMPT_PATHS:
             return self.get_response(request)
         address = client_ip(request)
-        block = bots.block_for(address)
+        try:
+            block = bots.block_for(address)
+        except Exception:  # the cache is down: fail open (serve) rather than refuse everyone
+            logger.exception("bot detection: block check failed")
+            return self.get_response(request)
         if block is not None:
             if not _carries_identity(request):
                 if bots.allow_list().allows(address=address):

@@ -294,3 +294,14 @@ def test_scores(counts, blocked, settings):
 def test_request_signals(path, agent, scanner_path, odd):
     counts = bots.request_signals(path=path, status=404, user_agent=agent)
     assert bool(counts.get("scanner_paths")) is scanner_path and bool(counts.get("odd_agent")) is odd
+
+
+def test_a_cache_outage_serves_pages_instead_of_failing_them(monkeypatch):
+    def down(*args, **kwargs):
+        raise ConnectionError("redis is down")
+
+    monkeypatch.setattr(bots, "block_for", down)
+    assert browser().get("/").status_code == 200
+    monkeypatch.undo()
+    monkeypatch.setattr(bots, "windows_hit", down)
+    assert browser().get("/").status_code == 200
