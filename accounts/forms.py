@@ -1,5 +1,6 @@
 """Forms for the account settings pages."""
 
+from allauth.account.forms import SignupForm as AllauthSignupForm
 from django import forms
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -10,6 +11,22 @@ from .notification_kinds import CHOOSABLE_CHOICES, KINDS
 from .validators import UsernameValidator
 
 User = get_user_model()
+
+
+class HoneypotInput(forms.TextInput):
+    """A text input people never see or reach (hidden by the ``hp`` class, out of the tab order): bots
+    that fill every input fill it. Rendered with the hidden fields, so it has no visible label."""
+
+    is_hidden = True
+
+    def __init__(self):
+        super().__init__(attrs={"class": "hp", "tabindex": "-1", "autocomplete": "off", "aria-hidden": "true"})
+
+
+class SignupForm(AllauthSignupForm):
+    """allauth's sign-up with a honeypot field; the view refuses a filled one (moderation.bots)."""
+
+    website = forms.CharField(required=False, label="Leave this empty", widget=HoneypotInput())
 
 
 class ProfileForm(forms.ModelForm):

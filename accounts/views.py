@@ -113,6 +113,12 @@ class SignupView(allauth_views.SignupView):
     already exists" email), for the username the form's "taken" error — never a 500.
     """
 
+    def post(self, request, *args, **kwargs):
+        from moderation.bots import HONEYPOT_FIELD, honeypot_check
+
+        honeypot_check(request, request.POST.get(HONEYPOT_FIELD))
+        return super().post(request, *args, **kwargs)
+
     def form_valid(self, form):
         try:
             with transaction.atomic():

@@ -14,6 +14,7 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from accounts.websocket import OriginValidator, WebsocketAuthMiddlewareStack  # noqa: E402
 from agentwise.daphne import let_django_parse_request_bodies, take_client_address_from_trusted_proxies  # noqa: E402
 from agentwise.routing import websocket_urlpatterns  # noqa: E402
+from moderation.middleware import BlockedAddressGuard  # noqa: E402
 
 let_django_parse_request_bodies()
 take_client_address_from_trusted_proxies()
@@ -21,6 +22,6 @@ take_client_address_from_trusted_proxies()
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        "websocket": OriginValidator(WebsocketAuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+        "websocket": OriginValidator(WebsocketAuthMiddlewareStack(BlockedAddressGuard(URLRouter(websocket_urlpatterns)))),
     }
 )

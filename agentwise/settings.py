@@ -71,6 +71,9 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # After WhiteNoise: static files are neither counted nor refused; before everything else, so a
+    # blocked address costs one cache read (docs/bot-detection.md).
+    "moderation.middleware.BotDetectionMiddleware",
     "agentwise.middleware.ApiRequestSizeLimitMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -535,6 +538,20 @@ DJSTRIPE_USE_NATIVE_JSONFIELD = True
 # Reports, sanctions, new-user limits (docs/reports-and-sanctions.md)
 
 # Bot detection (docs/bot-detection.md)
+MODERATION_BOT_DETECTION = env.bool("MODERATION_BOT_DETECTION", default=True)  # off: nothing counted or blocked
+MODERATION_BOT_THRESHOLD = env.float("MODERATION_BOT_THRESHOLD", default=0.8)  # block above this score (0..1)
+MODERATION_BOT_BLOCK_MINUTES = env.int("MODERATION_BOT_BLOCK_MINUTES", default=60)
+MODERATION_BOT_WINDOW_SECONDS = env.int("MODERATION_BOT_WINDOW_SECONDS", default=60)  # the sliding window
+MODERATION_BOT_MAX_REQUESTS = env.int("MODERATION_BOT_MAX_REQUESTS", default=600)  # per window, per address or user
+MODERATION_BOT_MIN_REQUESTS = env.int("MODERATION_BOT_MIN_REQUESTS", default=20)  # before the error share counts
+MODERATION_BOT_NOT_FOUND_BURST = env.int("MODERATION_BOT_NOT_FOUND_BURST", default=50)  # 404s per window
+MODERATION_BOT_FAILED_SIGN_INS = env.int("MODERATION_BOT_FAILED_SIGN_INS", default=8)  # per window, per address
+ACCOUNT_FORMS = {"signup": "accounts.forms.SignupForm"}  # adds the honeypot field
+if not 0 < MODERATION_BOT_THRESHOLD < 1:
+    raise ImproperlyConfigured("MODERATION_BOT_THRESHOLD must be between 0 and 1 (exclusive).")
+if min(MODERATION_BOT_BLOCK_MINUTES, MODERATION_BOT_WINDOW_SECONDS, MODERATION_BOT_MAX_REQUESTS,
+       MODERATION_BOT_NOT_FOUND_BURST, MODERATION_BOT_FAILED_SIGN_INS) < 1:
+    raise ImproperlyConfigured("The MODERATION_BOT_* counts and durations must be at least 1.")
 
 # --- Logging ----------------------------------------------------------------------------------
 

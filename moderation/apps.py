@@ -5,3 +5,11 @@ class ModerationConfig(AppConfig):
     name = "moderation"
     verbose_name = "Moderation"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self):
+        from . import (
+            bot_permissions,  # noqa: F401  (registers the bot-detection rules)
+            bot_receivers,
+        )
+
+        bot_receivers.connect()

@@ -16,17 +16,20 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
+from accounts.forms import HoneypotInput
 from agentwise import ratelimits
 from agentwise.net import client_ip
 from content.models import Subscriber, SubscriberSource, SubscriberStatus
+from moderation.bots import HONEYPOT_FIELD, honeypot_check
 
 from . import selectors, services, tokens
 
 
 class SubscribeForm(forms.Form):
     email = forms.EmailField(max_length=254, label="Email")
-    # A field people never see: bots that fill every input are dropped quietly.
-    website = forms.CharField(required=False, widget=forms.HiddenInput)
+    # A field people never see: a filled one is refused and counts heavily against the address
+    # (moderation.bots.honeypot_check).
+    website = forms.CharField(required=False, widget=HoneypotInput())
 
 
 class ChangeEmailForm(forms.Form):
@@ -46,18 +49,19 @@ def subscribe_throttle(request) -> None:
 @require_http_methods(["GET", "POST"])
 def subscribe_page(request):
     form = SubscribeForm(request.POST or None, initial={"email": request.GET.get("email", "")[:254]})
+    if request.method == "POST":
+        honeypot_check(request, request.POST.get(HONEYPOT_FIELD))
     if request.method == "POST" and form.is_valid():
         subscribe_throttle(request)
-        if not form.cleaned_data["website"]:
-            try:
-                services.subscriber_subscribe(
-                    email=form.cleaned_data["email"],
-                    source=SubscriberSource.FORM,
-                    user=request.user if request.user.is_authenticated else None,
-                )
-            except ValidationError as error:
-                form.add_error("email", error.message_dict.get("email", error.messages))
-                return render(request, "content/newsletter/subscribe.html", {"form": form}, status=400)
+        try:
+            services.subscriber_subscribe(
+                email=form.cleaned_data["email"],
+                source=SubscriberSource.FORM,
+                user=request.user if request.user.is_authenticated else None,
+            )
+        except ValidationError as error:
+            form.add_error("email", error.message_dict.get("email", error.messages))
+            return render(request, "content/newsletter/subscribe.html", {"form": form}, status=400)
         return redirect("newsletter_check_inbox")
     status = 400 if request.method == "POST" else 200
     return render(request, "content/newsletter/subscribe.html", {"form": form}, status=status)
