@@ -19,7 +19,7 @@ from moderation.audit import audit_record
 
 from . import events
 from .credentials import CONSOLE, Credential
-from .models import ApiKey, Notification, NotificationPreference, Profile, User, UserMute
+from .models import ApiKey, Notification, NotificationPreference, Profile, SubscriptionTier, User, UserMute
 from .notification_kinds import CHOOSABLE, KINDS
 from .selectors import notification_deliveries
 
@@ -214,11 +214,12 @@ def profile_plan_change(*, actor: User, profile: Profile, tier: str) -> Profile:
     """Staff move an account to another plan (the admin's profile forms); audited with the old and new
     plan. Changing to the same plan does nothing."""
     require(actor, "accounts.change_plan", profile, message="Only staff change an account's plan.")
+    if tier not in SubscriptionTier.values:
+        raise ValidationError({"subscription_tier": f"One of {', '.join(SubscriptionTier.values)}."})
     locked = Profile.objects.select_for_update().get(pk=profile.pk)
     old = locked.subscription_tier
     if tier != old:
         locked.subscription_tier = tier
-        locked.full_clean(exclude=["user"])
         locked.save(update_fields=["subscription_tier", "updated_at"])
         audit_record("plan.change", actor=actor, resource=locked, metadata={"user_id": locked.user_id, "old": old, "new": tier})
     profile.subscription_tier = locked.subscription_tier

@@ -25,6 +25,15 @@ def current_request():
     return _current_request.get()
 
 
+def current_request_set(request):
+    """Makes ``request`` the current one; returns the token ``current_request_reset`` takes."""
+    return _current_request.set(request)
+
+
+def current_request_reset(token) -> None:
+    _current_request.reset(token)
+
+
 def audit_record(action: str, *, actor=None, resource=None, resource_type: str = "", resource_id="", request=None, metadata=None):
     """Appends one ``AuditLog`` row in the caller's transaction: who (``actor``), what (``action``, a
     dotted name), on what (``resource``, or ``resource_type``/``resource_id``), from where (the

@@ -2,7 +2,7 @@
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 
-from .audit import _current_request
+from .audit import current_request_reset, current_request_set
 
 
 class AuditRequestMiddleware:
@@ -21,15 +21,15 @@ class AuditRequestMiddleware:
     def __call__(self, request):
         if iscoroutinefunction(self):
             return self.__acall__(request)
-        token = _current_request.set(request)
+        token = current_request_set(request)
         try:
             return self.get_response(request)
         finally:
-            _current_request.reset(token)
+            current_request_reset(token)
 
     async def __acall__(self, request):
-        token = _current_request.set(request)
+        token = current_request_set(request)
         try:
             return await self.get_response(request)
         finally:
-            _current_request.reset(token)
+            current_request_reset(token)

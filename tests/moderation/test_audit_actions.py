@@ -128,10 +128,14 @@ def test_plan_change_in_the_user_admins_profile_inline_records_old_and_new(admin
 
 
 def test_members_cannot_change_plans(user):
-    from django.core.exceptions import PermissionDenied
+    from django.core.exceptions import PermissionDenied, ValidationError
 
     with pytest.raises(PermissionDenied):
         account_services.profile_plan_change(actor=user, profile=user.profile, tier="enterprise")
+    staff = StaffFactory()
+    with pytest.raises(ValidationError):
+        account_services.profile_plan_change(actor=staff, profile=user.profile, tier="platinum")
+    account_services.profile_plan_change(actor=staff, profile=user.profile, tier="free")  # unchanged: no row
     assert not AuditLog.objects.filter(action="plan.change").exists()
 
 

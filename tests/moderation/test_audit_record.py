@@ -108,3 +108,24 @@ def test_one_audit_row_helper_sees_the_insert():
     with one_audit_row("test.helper") as written:
         audit_record("test.helper", actor=user)
     assert written.row.actor == user
+
+
+def test_a_websocket_scope_gives_the_address_and_user_agent(settings):
+    settings.TRUSTED_PROXY_COUNT = 0
+    scope = {"client": ("192.0.2.7", 5555), "headers": [(b"user-agent", b"agent/1"), (b"x-forwarded-for", b"6.6.6.6")]}
+    row = audit_record("test.scope", request=scope)
+    assert (row.ip_address, row.user_agent) == ("192.0.2.7", "agent/1")
+
+
+async def test_the_middleware_also_serves_async_requests():
+    from moderation.middleware import AuditRequestMiddleware
+
+    seen = []
+
+    async def view(request):
+        seen.append(audit.current_request())
+        return "response"
+
+    request = _request()
+    assert await AuditRequestMiddleware(view)(request) == "response"
+    assert seen == [request] and audit.current_request() is None
