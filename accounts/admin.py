@@ -7,6 +7,17 @@ from . import services
 from .models import ApiKey, Notification, NotificationDigest, NotificationPreference, Profile, User, UserMute
 
 
+def _hold_plan_change(form) -> str | None:
+    """A changed plan on an existing profile's form: the form keeps the old plan and the new one is
+    returned, for ``profile_plan_change`` to apply and audit after the form saves."""
+    profile = form.instance
+    if profile.pk is None or "subscription_tier" not in form.changed_data:
+        return None
+    new_tier = profile.subscription_tier
+    profile.subscription_tier = form.initial["subscription_tier"]
+    return new_tier
+
+
 class ProfileInline(admin.StackedInline):
     model = Profile
     can_delete = False
@@ -57,6 +68,13 @@ class UserAdmin(DjangoUserAdmin):
     )
     add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "username", "password1", "password2")}),)
 
+    def save_formset(self, request, form, formset, change):
+        plans = [(inline.instance, tier) for inline in formset.forms
+                 if inline.has_changed() and (tier := _hold_plan_change(inline)) is not None]
+        super().save_formset(request, form, formset, change)
+        for profile, tier in plans:
+            services.profile_plan_change(actor=request.user, profile=profile, tier=tier)
+
     def get_readonly_fields(self, request, obj=None):
         # On the add form, is_active/is_staff keep their defaults (active, not staff).
         return self.readonly_fields if obj is not None else ["date_joined", "last_login"]
@@ -105,6 +123,12 @@ class ProfileAdmin(admin.ModelAdmin):
     list_select_related = ["user"]
     raw_id_fields = ["user"]
     readonly_fields = ["created_at", "updated_at"]
+
+    def save_model(self, request, obj, form, change):
+        tier = _hold_plan_change(form)
+        super().save_model(request, obj, form, change)
+        if tier is not None:
+            services.profile_plan_change(actor=request.user, profile=obj, tier=tier)
 
 
 @admin.register(ApiKey)

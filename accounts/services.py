@@ -15,10 +15,11 @@ from agentwise.access import can, require
 from agentwise.errors import Forbidden
 from agentwise.integrity import unique_error
 from agentwise.ratelimits import rate_limit_hit
+from moderation.audit import audit_record
 
 from . import events
 from .credentials import CONSOLE, Credential
-from .models import ApiKey, Notification, NotificationPreference, Profile, User, UserMute
+from .models import ApiKey, Notification, NotificationPreference, Profile, SubscriptionTier, User, UserMute
 from .notification_kinds import CHOOSABLE, KINDS
 from .selectors import notification_deliveries
 
@@ -144,6 +145,9 @@ def api_key_create(
             key_hash=hash_api_key(raw_key),
             expires_at=expires_at,
         )
+        audit_record("api_key.create", actor=user, resource=api_key, metadata={
+            "name": api_key.name, "prefix": api_key.prefix, "expires_at": expires_at, "via": credential.kind,
+        })
         if credential.kind != CONSOLE:
             _api_key_created_notice(api_key)
     return api_key, raw_key
@@ -175,6 +179,9 @@ def api_key_revoke(*, actor: User, api_key: ApiKey) -> ApiKey:
         revoked = ApiKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
         api_key.refresh_from_db(fields=["revoked_at"])
         if revoked:
+            audit_record("api_key.revoke", actor=actor, resource=api_key, metadata={
+                "name": api_key.name, "prefix": api_key.prefix, "owner_id": api_key.user_id,
+            })
             events.credential_ended(credential=Credential.for_api_key(api_key))
     return api_key
 
@@ -190,16 +197,32 @@ def user_access_update(*, actor: User, user: User, is_active: bool | None = None
         raise ValidationError({"user": "You cannot remove your own access."})
     with transaction.atomic():
         locked = User.objects.select_for_update().get(pk=user.pk)
-        changed = []
-        if is_active is not None and locked.is_active != is_active:
-            locked.is_active = is_active
-            changed.append("is_active")
-        if is_staff is not None and locked.is_staff != is_staff:
-            locked.is_staff = is_staff
-            changed.append("is_staff")
+        changed = {}
+        for field, value in (("is_active", is_active), ("is_staff", is_staff)):
+            if value is not None and getattr(locked, field) != value:
+                changed[field] = {"old": getattr(locked, field), "new": value}
+                setattr(locked, field, value)
         if changed:
-            locked.save(update_fields=changed)
+            locked.save(update_fields=list(changed))
+            audit_record("user.access_update", actor=actor, resource=locked, metadata=changed)
             events.access_changed(user_id=locked.pk)
+    return locked
+
+
+@transaction.atomic
+def profile_plan_change(*, actor: User, profile: Profile, tier: str) -> Profile:
+    """Staff move an account to another plan (the admin's profile forms); audited with the old and new
+    plan. Changing to the same plan does nothing."""
+    require(actor, "accounts.change_plan", profile, message="Only staff change an account's plan.")
+    if tier not in SubscriptionTier.values:
+        raise ValidationError({"subscription_tier": f"One of {', '.join(SubscriptionTier.values)}."})
+    locked = Profile.objects.select_for_update().get(pk=profile.pk)
+    old = locked.subscription_tier
+    if tier != old:
+        locked.subscription_tier = tier
+        locked.save(update_fields=["subscription_tier", "updated_at"])
+        audit_record("plan.change", actor=actor, resource=locked, metadata={"user_id": locked.user_id, "old": old, "new": tier})
+    profile.subscription_tier = locked.subscription_tier
     return locked
 
 

@@ -20,6 +20,7 @@ from django.utils import timezone
 from agentwise.access import can, require
 from agentwise.errors import Refusal
 from agentwise.ratelimits import rate_limit_hit
+from moderation.audit import audit_record
 
 from . import events, mentions
 from .models import (
@@ -327,7 +328,9 @@ def attachments_sweep(*, now=None) -> int:
 def channel_member_add(*, actor, channel: Channel, user) -> ChannelMember:
     require(actor, "community.manage_channel", channel, message="Only staff manage channel members.")
     with transaction.atomic():
-        member, _ = ChannelMember.objects.get_or_create(channel=channel, user=user, defaults={"added_by": actor})
+        member, created = ChannelMember.objects.get_or_create(channel=channel, user=user, defaults={"added_by": actor})
+        if created:
+            audit_record("channel_member.add", actor=actor, resource=channel, metadata={"user_id": user.pk})
     return member
 
 
@@ -337,6 +340,7 @@ def channel_member_remove(*, actor, channel: Channel, user) -> None:
     with transaction.atomic():
         removed, _ = ChannelMember.objects.filter(channel=channel, user=user).delete()
         if removed:
+            audit_record("channel_member.remove", actor=actor, resource=channel, metadata={"user_id": user.pk})
             transaction.on_commit(lambda: events.channel_access_changed(channel.pk))
 
 

@@ -10,6 +10,8 @@ class ModerationConfig(AppConfig):
         from . import (
             bot_permissions,  # noqa: F401  (registers the bot-detection rules)
             bot_receivers,
+            receivers,
         )
 
         bot_receivers.connect()
+        receivers.connect()

@@ -1,9 +1,11 @@
-"""Bot detection at the doors (docs/bot-detection.md): the HTTP middleware and the websocket guard."""
+"""Moderation at the doors: bot detection (docs/bot-detection.md: the HTTP middleware and the websocket
+guard) and the current request for the audit log (docs/audit-log.md)."""
 
 from __future__ import annotations
 
 import logging
 
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.conf import settings
 from django.http import HttpResponse
 from django.template.loader import render_to_string
@@ -13,6 +15,7 @@ from agentwise.api.errors import error_response
 from agentwise.net import client_ip
 
 from . import bots
+from .audit import current_request_reset, current_request_set
 
 logger = logging.getLogger(__name__)
 
@@ -161,3 +164,32 @@ async def _aexempt(address, user) -> bool:
         return bots.allow_list().allows(address=address, user=user)
 
     return await database_sync_to_async(exempt)()
+
+class AuditRequestMiddleware:
+    """Holds the request in a context variable while it is served, so ``audit_record`` called deep in a
+    service (or a signal receiver) records the client's address without every caller passing it. Cleared
+    when the response is returned, so nothing leaks into the next request on the same thread."""
+
+    sync_capable = True
+    async_capable = True
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+        if iscoroutinefunction(get_response):
+            markcoroutinefunction(self)
+
+    def __call__(self, request):
+        if iscoroutinefunction(self):
+            return self.__acall__(request)
+        token = current_request_set(request)
+        try:
+            return self.get_response(request)
+        finally:
+            current_request_reset(token)
+
+    async def __acall__(self, request):
+        token = current_request_set(request)
+        try:
+            return await self.get_response(request)
+        finally:
+            current_request_reset(token)

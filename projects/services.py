@@ -22,6 +22,7 @@ from agentwise.errors import NotFound, Refusal
 from agentwise.integrity import unique_error
 from agentwise.mail import email_enqueue, templated_email
 from agentwise.ratelimits import rate_limit_hit
+from moderation.audit import audit_record
 
 from . import limits, metering
 from .models import (
@@ -141,6 +142,9 @@ def project_delete(*, actor, project: Project, as_moderator: bool = False) -> Pr
     project.status = ProjectStatus.DELETED
     project.deleted_at = timezone.now()
     project.save(update_fields=["status", "status_before_delete", "deleted_at", "updated_at"])
+    audit_record("project.delete", actor=actor, resource=project, metadata={
+        "name": project.name, "owner_id": project.user_id, "as_moderator": as_moderator,
+    })
     return project
 
 
@@ -163,6 +167,9 @@ def project_restore(*, actor, project: Project, as_moderator: bool = False) -> P
     project.deleted_at = None
     project.status_before_delete = ""
     project.save(update_fields=["status", "status_before_delete", "deleted_at", "updated_at"])
+    audit_record("project.restore", actor=actor, resource=project, metadata={
+        "name": project.name, "owner_id": project.user_id, "status": project.status, "as_moderator": as_moderator,
+    })
     return project
 
 
@@ -192,6 +199,9 @@ def project_transfer(*, actor, project: Project, new_owner, as_moderator: bool =
     # A project's budgets belong to its owner: the former owner no longer sees their figures or gets
     # their warnings, and the new owner is warned afresh this month.
     Budget.objects.filter(project=project).update(user=new_owner, warned_period=None)
+    audit_record("project.transfer", actor=actor, resource=project, metadata={
+        "old_owner_id": old_owner.pk, "new_owner_id": new_owner.pk, "as_moderator": as_moderator,
+    })
     project.__dict__.pop("_role_for", None)
     return project
 
@@ -257,6 +267,10 @@ def collaborator_invite(
             collaborator = ProjectCollaborator.objects.create(
                 project=project, user=invitee, email=email, role=role, invited_by=actor
             )
+            audit_record("collaborator.invite", actor=actor, resource=collaborator, metadata={
+                "project_id": project.pk, "invitee_id": invitee.pk if invitee else None,
+                "email": email, "role": role,
+            })
             invitation_email_enqueue(invitation=collaborator)
     except IntegrityError:
         # A concurrent invitation of the same person won the race: answered as the check would have.
@@ -331,8 +345,13 @@ def collaborator_update(*, actor, collaborator: ProjectCollaborator, role: str, 
              as_moderator=as_moderator)
     if role not in (CollaboratorRole.EDITOR, CollaboratorRole.VIEWER):
         raise ValidationError({"role": "A collaborator is an editor or a viewer."})
+    old_role = collaborator.role
     collaborator.role = role
     collaborator.save(update_fields=["role"])
+    audit_record("collaborator.role_change", actor=actor, resource=collaborator, metadata={
+        "project_id": collaborator.project_id, "user_id": collaborator.user_id, "old": old_role, "new": role,
+        "as_moderator": as_moderator,
+    })
     return collaborator
 
 
@@ -344,6 +363,10 @@ def collaborator_remove(*, actor, collaborator: ProjectCollaborator, as_moderato
     else:
         require(actor, "projects.view_project", collaborator.project, hidden_unless="projects.view_project")
         require(actor, "projects.remove_collaborator", collaborator, message="Only the owner can remove others.")
+    audit_record("collaborator.remove", actor=actor, resource=collaborator, metadata={
+        "project_id": collaborator.project_id, "user_id": collaborator.user_id, "role": collaborator.role,
+        "accepted": collaborator.accepted_at is not None, "as_moderator": as_moderator,
+    })
     collaborator.delete()
 
 
@@ -353,6 +376,9 @@ def invitation_accept(*, actor, invitation: ProjectCollaborator) -> ProjectColla
     if invitation.accepted_at is None:
         invitation.accepted_at = timezone.now()
         invitation.save(update_fields=["accepted_at"])
+        audit_record("collaborator.accept", actor=actor, resource=invitation, metadata={
+            "project_id": invitation.project_id, "role": invitation.role,
+        })
     return invitation
 
 
@@ -360,6 +386,9 @@ def invitation_accept(*, actor, invitation: ProjectCollaborator) -> ProjectColla
 def invitation_decline(*, actor, invitation: ProjectCollaborator) -> None:
     """Declining removes the invitation, so the owner may invite again later."""
     require(actor, "projects.answer_invitation", invitation, hidden_unless="projects.answer_invitation")
+    audit_record("collaborator.decline", actor=actor, resource=invitation, metadata={
+        "project_id": invitation.project_id, "role": invitation.role,
+    })
     invitation.delete()
 
 
