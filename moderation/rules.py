@@ -273,7 +273,8 @@ def content_check(*, text: str, field: str, author, surface: str, can_hide: bool
     """Applies the rules to ``text``: raises ValidationError({field: ...}) for a block (naming the rule's
     category, never its pattern); else returns the ``Screened`` text to store, its state and the flags
     to queue. ``can_hide=False`` (names, profile fields, project names): they cannot be shadowed or held,
-    so shadowban and require-approval refuse a username and flag (like warn) anything else."""
+    so shadowban and require-approval flag them (like warn). A username cannot be masked either: any
+rule but warn refuses it."""
     from community.models import ModerationState
 
     from .gate import Screened
@@ -283,9 +284,11 @@ def content_check(*, text: str, field: str, author, surface: str, can_hide: bool
         return Screened(text=text)
 
     def effective(action: str) -> str:
+        if field == "username" and action != RuleAction.WARN:
+            return RuleAction.BLOCK  # a handle cannot be masked, held or shadowed: refused
         if can_hide or action not in (RuleAction.SHADOWBAN, RuleAction.REQUIRE_APPROVAL):
             return action
-        return RuleAction.BLOCK if field == "username" else RuleAction.WARN
+        return RuleAction.WARN
 
     acting = [(effective(m.rule.action), m) for m in matches]
     blocks = [m for action, m in acting if action == RuleAction.BLOCK]
