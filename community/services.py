@@ -169,6 +169,8 @@ def message_edit(*, actor, message: Message, content: str) -> Message:
             return message
         screened = gate.screen_post(actor=actor, text=content, field="content", surface="message")
         state = gate.state_after_edit(message.moderation_state, screened)
+        if screened.text == message.content and state == message.moderation_state:
+            return message  # the same text once masked: nothing changes
         MessageEdit.objects.create(message=message, content=message.content, edited_by=actor)
         if state == ModerationState.VISIBLE:
             mentions.mentions_notify(

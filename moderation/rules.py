@@ -104,10 +104,12 @@ def word_regex(word: str) -> str:
     """A word pattern as a regex over normalised text: the letters in a row or spaced out one by one,
     each with its stand-ins, whole words only."""
     letters = [c for c in normalise(word)[0] if not c.isspace()]
-    classes = [_letter_class(c) for c in letters]
-    together = "".join(f"{c}+" for c in classes)  # "scaaam", "5c4m"
-    spaced = _SEP.join(classes)  # "s c a m": single letters, each with separators between
-    return rf"(?<!{_WORD})(?:{together}|{spaced})(?!{_WORD})"
+    first, *rest = [_letter_class(c) for c in letters]
+    together = f"{first}*" + "".join(f"{c}+" for c in rest)  # "scaaam", "5c4m"
+    spaced = "".join(_SEP + c for c in rest)  # "s c a m": single letters, each with separators between
+    # The first letter comes first, then the check that no word character precedes it: a pattern that
+    # starts with a character set lets ``re`` skip ahead to where that set matches (5-10x faster).
+    return rf"{first}(?<!{_WORD}.)(?:{together}|{spaced})(?!{_WORD})"
 
 
 # A group holding a quantifier, itself quantified: ``(a+)+``, ``(\w*)*``, ``(a|aa){2,}`` — the shapes

@@ -197,3 +197,21 @@ def test_project_names(client_, author):
     refused(client_.patch(f"/api/projects/{project.pk}/", {"name": "sc4m"}, format="json"), "name", "fraud")
     assert client_.patch(f"/api/projects/{project.pk}/", {"name": "vile bot"}, format="json").status_code == 200
     assert queued("project", project.pk) == ["shadowban"]
+
+
+# --- the pages' forms ----------------------------------------------------------------------------------
+
+
+def test_pages_show_the_refusal_on_the_field(client, author, forum):
+    client.force_login(author)
+    post = services.forum_post_create(actor=UserFactory(), channel=forum, title="Q", content="?")
+    response = client.post(f"/forum/t/{post.pk}/reply/", {"content": "what a s c a m"})
+    assert response.status_code == 400 and "fraud" in response.content.decode()
+    assert not ForumReply.objects.exists()
+    response = client.post(f"/forum/{forum.pk}/new/", {"title": "5cam", "content": "x"})
+    assert "fraud" in response.content.decode()
+    assert ForumPost.objects.count() == 1
+    response = client.post("/account/", {"username": author.username, "bio": "scam"})
+    assert response.status_code == 200 and "fraud" in response.content.decode()
+    author.profile.refresh_from_db()
+    assert author.profile.bio != "scam"
