@@ -5,7 +5,7 @@ from allauth.core import context as allauth_context
 from allauth.socialaccount.adapter import DefaultSocialAccountAdapter
 from django.conf import settings
 from django.contrib.sites.shortcuts import get_current_site
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 
 from agentwise.mail import email_enqueue
 from agentwise.net import client_ip
@@ -25,6 +25,28 @@ class AccountAdapter(DefaultAccountAdapter):
         ctx.update(context)
         message = self.render_mail(template_prefix, email, ctx)
         email_enqueue(message, kind=template_prefix)
+
+    def clean_username(self, username, shallow=False):
+        """allauth's checks, then the content rules: a handle a rule refuses is refused at sign-up (and by
+        any other allauth path that picks a username)."""
+        from moderation.gate import screen_text
+
+        username = super().clean_username(username, shallow=shallow)
+        try:
+            screen_text(actor=None, text=username, field="username", surface="username")
+        except ValidationError as error:
+            raise ValidationError(error.message_dict["username"]) from None
+        return username
+
+    def save_user(self, request, user, form, commit=True):
+        """Queues a warn rule's flag on the new handle once the user exists."""
+        from moderation.gate import flag_after_save, screen_text
+
+        user = super().save_user(request, user, form, commit=commit)
+        if commit and user.pk:
+            screened = screen_text(actor=user, text=user.username, field="username", surface="username")
+            flag_after_save(screened=screened, content_type="profile", content_id=user.pk, author=user)
+        return user
 
     def get_client_ip(self, request):
         """The address per-IP limits and session records key on, as everything else resolves it.

@@ -16,6 +16,7 @@ from agentwise.errors import Forbidden
 from agentwise.integrity import unique_error
 from agentwise.ratelimits import rate_limit_hit
 from moderation.audit import audit_record
+from moderation.gate import flag_after_save, screen_text
 
 from . import events
 from .credentials import CONSOLE, Credential
@@ -38,6 +39,9 @@ PROFILE_FIELDS = (
     "twitter_handle",
 )
 
+# What others read of a profile, through the content rules (``moderation.gate.screen_text``).
+SCREENED_PROFILE_FIELDS = ("username", "full_name", "bio", "company", "location")
+
 
 class ApiKeyRejected(Exception):
     """The presented key is unknown, revoked or expired; ``reason`` says which."""
@@ -57,6 +61,14 @@ def profile_update(*, actor: User, profile: Profile, data: dict) -> Profile:
     """Updates the handle and public profile fields. Raises Forbidden for anyone but the owner."""
     require(actor, "accounts.change_profile", profile, message="You can only change your own profile.")
     user = profile.user
+    data = dict(data)
+    flags = []
+    for field in SCREENED_PROFILE_FIELDS:  # the content rules: refuse, mask or flag (never hide a profile)
+        if isinstance(data.get(field), str) and data[field] != getattr(user if field == "username" else profile, field):
+            screened = screen_text(actor=actor, text=data[field], field=field,
+                                   surface="username" if field == "username" else "profile")
+            data[field] = screened.text
+            flags.append(screened)
     if "username" in data and data["username"] != user.username:
         if User.objects.filter(username__iexact=data["username"]).exclude(pk=user.pk).exists():
             raise unique_error(User, "accounts_user_username_ci_unique")
@@ -71,6 +83,8 @@ def profile_update(*, actor: User, profile: Profile, data: dict) -> Profile:
     if changed:
         profile.full_clean(exclude=["user"])
         profile.save(update_fields=[*changed, "updated_at"])
+    for screened in flags:
+        flag_after_save(screened=screened, content_type="profile", content_id=user.pk, author=user)
     return profile
 
 

@@ -535,6 +535,9 @@ DJSTRIPE_USE_NATIVE_JSONFIELD = True
 # Audit log (docs/audit-log.md)
 
 # Content rules (docs/content-rules.md)
+# Rules scan at most this many characters of a text (a bound on regex time; longer texts are refused
+# by their own length limits: messages 4,000, forum topics 20,000).
+MODERATION_RULES_SCAN_CHARS = env.int("MODERATION_RULES_SCAN_CHARS", default=20_000)
 
 # Reports, sanctions, new-user limits (docs/reports-and-sanctions.md)
 

@@ -180,6 +180,8 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         self.frame_window = (0, 0)  # (second, frames in it)
         self.access_lock = asyncio.Lock()
         self.groups_joined = [user_group_name(user.pk), credential_group(self.credential)]
+        if user.is_staff:  # a demoted user's sockets close (``_as_actor``, the access watch)
+            self.groups_joined.append(events.staff_group())
         for group in self.groups_joined:
             await self.channel_layer.group_add(group, self.channel_name)
         await self.accept()
@@ -577,6 +579,8 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
     async def community_event(self, event):
         if self.closing or (event.get("exclude") and event["exclude"] == self.channel_name):
             return
+        if event.get("exclude_user") and event["exclude_user"] == str(self.user.pk):
+            return  # the author's own copy came through their personal group
         channel = event.get("channel")
         if channel is not None and channel not in self.joined:
             return  # left (or removed from) this channel while the frame was in flight
@@ -585,6 +589,8 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
     async def forum_event(self, event):
         if self.closing or event.get("post") not in self.watched:
             return  # stopped watching (or lost access) while the frame was in flight
+        if event.get("exclude_user") and event["exclude_user"] == str(self.user.pk):
+            return  # the author's own copy came through their personal group
         await self.send(text_data=event["text"])
 
     async def notification(self, event):

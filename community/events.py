@@ -7,7 +7,12 @@ import json
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 
-from .models import Message
+from .models import Message, ModerationState
+
+
+def staff_group() -> str:
+    """Every staff socket: they see content moderation keeps from everyone else."""
+    return "moderation.staff"
 
 
 def channel_group(channel_id) -> str:
@@ -101,24 +106,46 @@ def channel_access_changed(channel_id) -> None:
     async_to_sync(layer.group_send)(forum_channel_group(channel_id), event)
 
 
+def _restricted_send(event: dict, author_id) -> None:
+    """A frame about content only its author and staff may see (``permissions.content_visible``): to the
+    author's own sockets and to staff sockets, never to the channel's or topic's group. A staff author's
+    sockets are in both groups: the staff copy skips them (``exclude_user``)."""
+    from accounts.events import user_group_name
+
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    if author_id is not None:
+        async_to_sync(layer.group_send)(user_group_name(author_id), event)
+    async_to_sync(layer.group_send)(staff_group(), {**event, "exclude_user": str(author_id) if author_id else None})
+
+
+def message_broadcast(message: Message, payload: dict) -> None:
+    """To the channel's sockets, or, for a message moderation keeps from others, its author's and staff's."""
+    if message.moderation_state == ModerationState.VISIBLE:
+        broadcast(message.channel_id, payload)
+    else:
+        _restricted_send(group_event(payload, channel=message.channel_id), message.user_id)
+
+
 def message_created(message: Message) -> None:
-    broadcast(message.channel_id, {"type": "message:new", "message": message_payload(message)})
+    message_broadcast(message, {"type": "message:new", "message": message_payload(message)})
 
 
 def message_edited(message: Message) -> None:
-    broadcast(message.channel_id, {"type": "message:edited", "message": message_payload(message)})
+    message_broadcast(message, {"type": "message:edited", "message": message_payload(message)})
 
 
 def message_deleted(message: Message) -> None:
-    broadcast(
-        message.channel_id,
+    message_broadcast(
+        message,
         {"type": "message:deleted", "id": str(message.id), "channel": str(message.channel_id), "seq": message.seq},
     )
 
 
 def reaction_updated(message: Message, *, emoji: str, count: int, user_id, added: bool) -> None:
-    broadcast(
-        message.channel_id,
+    message_broadcast(
+        message,
         {
             "type": "reaction:updated",
             "message": str(message.id),
@@ -192,16 +219,25 @@ def forum_broadcast(post_id, payload: dict) -> None:
     )
 
 
+def forum_reply_broadcast(reply, payload: dict) -> None:
+    """To the topic's watchers, or, for a reply moderation keeps from others, its author's and staff's
+    sockets (those watching the topic)."""
+    if reply.moderation_state == ModerationState.VISIBLE:
+        forum_broadcast(reply.post_id, payload)
+    else:
+        _restricted_send({"type": "forum.event", "text": frame_text(payload), "post": str(reply.post_id)}, reply.author_id)
+
+
 def forum_reply_created(reply) -> None:
     """``forum:reply``: the reply as the API returns it (without the viewer's ``can_*``: those come
     from the topic's own flags), after the write has committed."""
-    forum_broadcast(reply.post_id, {"type": "forum:reply", "post": str(reply.post_id), "reply": forum_reply_payload(reply)})
+    forum_reply_broadcast(reply, {"type": "forum:reply", "post": str(reply.post_id), "reply": forum_reply_payload(reply)})
 
 
 def forum_reply_updated(reply) -> None:
     """``forum:reply_updated``: an edit, a delete (a tombstone) or a solution marked or unmarked."""
-    forum_broadcast(
-        reply.post_id, {"type": "forum:reply_updated", "post": str(reply.post_id), "reply": forum_reply_payload(reply)}
+    forum_reply_broadcast(
+        reply, {"type": "forum:reply_updated", "post": str(reply.post_id), "reply": forum_reply_payload(reply)}
     )
 
 

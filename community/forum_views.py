@@ -240,14 +240,14 @@ def _topic_seo(post: ForumPost) -> Seo:
     )
 
 
-def _reply_url(post: ForumPost, reply) -> str:
-    """The topic page holding this reply, at its anchor."""
-    number = selectors.forum_reply_position(reply=reply) // REPLIES_PER_PAGE + 1
+def _reply_url(post: ForumPost, reply, viewer) -> str:
+    """The topic page holding this reply for ``viewer``, at its anchor."""
+    number = selectors.forum_reply_position(reply=reply, viewer=viewer) // REPLIES_PER_PAGE + 1
     return post.get_absolute_url() + (f"?page={number}" if number > 1 else "") + f"#reply-{reply.pk}"
 
 
 def _render_topic(request, post: ForumPost, *, form: ReplyForm, status: int = 200):
-    page = _page(selectors.forum_replies(post=post), request, REPLIES_PER_PAGE)
+    page = _page(selectors.forum_replies(post=post, viewer=request.user), request, REPLIES_PER_PAGE)
     replies = list(page.object_list)
     for reply in replies:  # the topic (and its channel's membership answer) once, not once per reply
         reply.post = post
@@ -258,13 +258,14 @@ def _render_topic(request, post: ForumPost, *, form: ReplyForm, status: int = 20
     solution_url = None
     if post.solution_id:
         solution = next((r for r in replies if r.pk == post.solution_id), None)
-        solution_url = (
-            f"#reply-{post.solution_id}"
-            if solution
-            else _reply_url(
-                post, selectors.forum_reply_get_visible(user=request.user, reply_id=post.solution_id)
-            )
-        )
+        if solution:
+            solution_url = f"#reply-{post.solution_id}"
+        else:
+            try:
+                found = selectors.forum_reply_get_visible(user=request.user, reply_id=post.solution_id)
+            except NotFound:  # a solution this reader may not see (held or shadowed by moderation)
+                found = None
+            solution_url = _reply_url(post, found, request.user) if found else None
     return render(
         request,
         "community/forum/topic.html",
@@ -317,7 +318,7 @@ def forum_reply_create(request, post_id):
         except ValidationError as error:
             _add_service_errors(form, error)
         else:
-            return redirect(_reply_url(post, reply))
+            return redirect(_reply_url(post, reply, request.user))
     return _render_topic(request, post, form=form, status=400)
 
 
@@ -330,7 +331,7 @@ def forum_solution(request, reply_id):
         reply = services.forum_solution_unmark(actor=request.user, reply=reply)
     else:
         reply = services.forum_solution_mark(actor=request.user, reply=reply)
-    return redirect(_reply_url(reply.post, reply))
+    return redirect(_reply_url(reply.post, reply, request.user))
 
 
 # --- a new topic -----------------------------------------------------------------------------------

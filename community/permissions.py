@@ -13,7 +13,7 @@ import rules
 
 from agentwise.access import add_rules, can
 
-from .models import Channel, ChannelMember, ChannelState, ChannelType
+from .models import Channel, ChannelMember, ChannelState, ChannelType, ModerationState
 
 _MEMBER_CACHE = "_member_ids"
 
@@ -32,6 +32,25 @@ def is_channel_member(user, channel: Channel) -> bool:
 def prefill_membership(channel: Channel, members: dict) -> None:
     """Answers ``is_channel_member`` for these users from a bulk lookup (``{user_pk: bool}``)."""
     channel.__dict__.setdefault(_MEMBER_CACHE, {}).update(members)
+
+
+def content_author_id(obj):
+    """Who wrote a message (``user``), a forum topic or a reply (``author``)."""
+    return obj.user_id if hasattr(obj, "user_id") else obj.author_id
+
+
+@rules.predicate
+def content_visible(user, obj) -> bool:
+    """Moderation: content not ``visible`` (shadowed by a rule, held for approval, hidden by reports) is
+    seen by its author and staff only, so a shadowbanned author sees their content as everyone's.
+    ``selectors.moderation_visible_q`` is the same rule as a query."""
+    if obj is None:
+        return False
+    if getattr(obj, "moderation_state", ModerationState.VISIBLE) == ModerationState.VISIBLE:
+        return True
+    if not user.is_authenticated:
+        return False
+    return bool(user.is_staff) or content_author_id(obj) == user.pk
 
 
 @rules.predicate
@@ -64,7 +83,7 @@ def message_is_live(user, message) -> bool:
 
 @rules.predicate
 def can_see_message(user, message) -> bool:
-    return message is not None and can_see_channel(user, message.channel)
+    return message is not None and can_see_channel(user, message.channel) and content_visible(user, message)
 
 
 @rules.predicate
@@ -88,7 +107,9 @@ def can_read_forum_channel(user, channel) -> bool:
 
 @rules.predicate
 def can_see_forum_post(user, post) -> bool:
-    return post is not None and can_read_forum_channel(user, post.channel)
+    """The topic's forum is readable and the topic is visible (or the user's own, or staff); its replies
+    follow it (``can_see_forum_reply``)."""
+    return post is not None and can_read_forum_channel(user, post.channel) and content_visible(user, post)
 
 
 @rules.predicate
@@ -114,7 +135,7 @@ def is_forum_author(user, obj) -> bool:
 
 @rules.predicate
 def can_see_forum_reply(user, reply) -> bool:
-    return reply is not None and can_see_forum_post(user, reply.post)
+    return reply is not None and can_see_forum_post(user, reply.post) and content_visible(user, reply)
 
 
 @rules.predicate

@@ -16,7 +16,8 @@ The query is read by the docs search's parser (``content.search.query_parse``: w
   ``LIKE`` in SQL, matched exactly in Python. Correct, not fast.
 
 Both search the topics ``selectors.forum_post_list`` returns for the user: visibility (private forums
-for members only) is that selector's, never re-derived here. A reply counts while not deleted; at
+for members only) is that selector's, never re-derived here. A reply counts while not deleted and visible (a shadowed or held reply's text never
+finds a topic, nor shows in a snippet: the index is shared by every reader); at
 most ``REPLIES_INDEX_CHARS`` characters of a topic's replies (oldest first) are indexed on either
 database, because a tsvector is limited to 1 MB.
 """
@@ -59,6 +60,7 @@ UPDATE "forum_posts" SET "search_vector" =
     || setweight(to_tsvector(%s::regconfig, left(COALESCE((
         SELECT string_agg(r."content", E'\\n' ORDER BY r."created_at", r."id")
         FROM "forum_replies" r WHERE r."post_id" = "forum_posts"."id" AND r."deleted_at" IS NULL
+          AND r."moderation_state" = 'visible'
     ), ''), %s)), 'C')
 WHERE {where}
 """
@@ -137,7 +139,7 @@ HEADLINE_SQL = """
 SELECT p."id", ts_headline(%s::regconfig, translate(left(p."content" || E'\\n' || COALESCE((
         SELECT string_agg(left(r."content", %s), E'\\n' ORDER BY r."created_at", r."id")
         FROM (SELECT "content", "created_at", "id" FROM "forum_replies"
-              WHERE "post_id" = p."id" AND "deleted_at" IS NULL
+              WHERE "post_id" = p."id" AND "deleted_at" IS NULL AND "moderation_state" = 'visible'
               ORDER BY "created_at", "id" LIMIT %s) r
     ), ''), %s), %s, ''), {query}, %s)
 FROM "forum_posts" p
@@ -170,7 +172,7 @@ def _postgres_snippets(posts, terms) -> None:
 
 def _fallback_matches(queryset, terms) -> list[ForumPost]:
     matcher = FallbackMatcher.for_terms(terms)
-    live_replies = ForumReply.objects.filter(deleted_at__isnull=True)
+    live_replies = ForumReply.objects.filter(deleted_at__isnull=True, moderation_state="visible")
     for stem in matcher.narrowing:  # a word the topic must hold somewhere (a case-blind LIKE)
         queryset = queryset.filter(
             Q(title__icontains=stem)

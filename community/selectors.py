@@ -22,11 +22,24 @@ from .models import (
     ForumReply,
     Message,
     MessageEdit,
+    ModerationState,
     Reaction,
     ReadMarker,
 )
 
 HISTORY_MAX = 100
+
+
+def moderation_visible_q(user, *, author: str = "user", prefix: str = "") -> Q:
+    """``permissions.content_visible`` as a query: visible content, plus for a signed-in user their own
+    (shadowed, pending, hidden), and everything for staff. ``author``: the author field ("user" on
+    messages, "author" on forum topics and replies); ``prefix`` reaches a related row ("post__")."""
+    if user is not None and user.is_authenticated and user.is_staff:
+        return Q()
+    visible = Q(**{f"{prefix}moderation_state": ModerationState.VISIBLE})
+    if user is not None and user.is_authenticated:
+        visible |= Q(**{f"{prefix}{author}": user.pk})
+    return visible
 
 
 def _channels_visible_to(user) -> QuerySet[Channel]:
@@ -48,7 +61,8 @@ def channel_list_visible_to(*, user) -> QuerySet[Channel]:
     queryset = queryset.annotate(last_read_seq=Coalesce(Subquery(marker), Value(0), output_field=IntegerField()))
     unread = (
         Message.objects.filter(
-            channel=OuterRef("pk"), parent__isnull=True, deleted_at__isnull=True, seq__gt=OuterRef("last_read_seq")
+            moderation_visible_q(user),
+            channel=OuterRef("pk"), parent__isnull=True, deleted_at__isnull=True, seq__gt=OuterRef("last_read_seq"),
         )
         .order_by()
         .values("channel")
@@ -89,13 +103,16 @@ def _with_authors(queryset):
     return queryset.select_related("user", "user__profile", "channel")
 
 
-def message_history(*, channel: Channel, before_seq=None, after_seq=None, limit: int = 50) -> list[Message]:
-    """Top-level messages, newest first; ``before_seq``/``after_seq`` page backwards/forwards (exclusive).
+def message_history(
+    *, channel: Channel, viewer=None, before_seq=None, after_seq=None, limit: int = 50
+) -> list[Message]:
+    """Top-level messages ``viewer`` may see (``moderation_visible_q``; no viewer: visible ones only),
+    newest first; ``before_seq``/``after_seq`` page backwards/forwards (exclusive).
 
     With both, the messages between the two, from the oldest on (the gap a client saw in ``seq``).
     """
     limit = max(1, min(int(limit), HISTORY_MAX))
-    queryset = _with_authors(Message.objects.filter(channel=channel, parent__isnull=True))
+    queryset = _with_authors(Message.objects.filter(moderation_visible_q(viewer), channel=channel, parent__isnull=True))
     if before_seq is not None:
         queryset = queryset.filter(seq__lt=before_seq)
     if after_seq is not None:
@@ -105,8 +122,8 @@ def message_history(*, channel: Channel, before_seq=None, after_seq=None, limit:
     return list(queryset.order_by("-seq")[:limit])
 
 
-def thread_messages(*, root: Message, after_seq=None, limit: int = 100) -> list[Message]:
-    queryset = _with_authors(Message.objects.filter(parent=root))
+def thread_messages(*, root: Message, viewer=None, after_seq=None, limit: int = 100) -> list[Message]:
+    queryset = _with_authors(Message.objects.filter(moderation_visible_q(viewer), parent=root))
     if after_seq is not None:
         queryset = queryset.filter(seq__gt=after_seq)
     return list(queryset.order_by("seq")[: max(1, min(int(limit), HISTORY_MAX))])
@@ -135,7 +152,7 @@ def message_edit_history(*, message: Message) -> QuerySet[MessageEdit]:
 
 def thread_unread(*, user, root: Message) -> int:
     marker = ReadMarker.objects.filter(user=user, thread=root).values_list("last_read_seq", flat=True).first() or 0
-    return Message.objects.filter(parent=root, seq__gt=marker, deleted_at__isnull=True).count()
+    return Message.objects.filter(moderation_visible_q(user), parent=root, seq__gt=marker, deleted_at__isnull=True).count()
 
 
 def channel_is_open(channel: Channel) -> bool:
@@ -252,7 +269,9 @@ def forum_post_list(*, user, channel_id=None, tag: str | None = None, order: str
     An unknown or invisible ``channel_id`` gives an empty list (it does not reveal the channel).
     """
     channels = _forum_channels_readable_by(user)
-    queryset = _forum_posts_annotated(ForumPost.objects.filter(channel__in=channels.values("pk")))
+    queryset = _forum_posts_annotated(
+        ForumPost.objects.filter(moderation_visible_q(user, author="author"), channel__in=channels.values("pk"))
+    )
     if channel_id is not None:
         queryset = queryset.filter(channel_id=channel_id)
     if tag is not None:
@@ -299,9 +318,14 @@ def forum_reply_get_visible(*, user, reply_id, deleted_ok: bool = False) -> Foru
     return reply
 
 
-def forum_replies(*, post: ForumPost) -> QuerySet[ForumReply]:
-    """A topic's replies, oldest first, deleted ones included (shown as tombstones)."""
-    return ForumReply.objects.filter(post=post).select_related("author", "author__profile").order_by("created_at", "pk")
+def forum_replies(*, post: ForumPost, viewer=None) -> QuerySet[ForumReply]:
+    """A topic's replies ``viewer`` may see (no viewer: visible ones only), oldest first, deleted ones
+    included (shown as tombstones)."""
+    return (
+        ForumReply.objects.filter(moderation_visible_q(viewer, author="author"), post=post)
+        .select_related("author", "author__profile")
+        .order_by("created_at", "pk")
+    )
 
 
 def forum_reaction_summaries(*, viewer, posts=(), replies=()) -> dict:
@@ -328,7 +352,9 @@ def forum_sitemap_topics() -> QuerySet[ForumPost]:
     """Topics anyone may read (public forums), most recently active first, with only what a sitemap
     entry needs; the sitemap paginates the query."""
     return (
-        ForumPost.objects.filter(channel__in=_forum_channels_readable_by(AnonymousUser()).values("pk"))
+        ForumPost.objects.filter(
+            moderation_visible_q(None), channel__in=_forum_channels_readable_by(AnonymousUser()).values("pk")
+        )
         .annotate(last_activity_at=Coalesce("last_reply_at", "created_at"))
         .order_by("-last_activity_at", "-pk")
         .only("pk", "title", "created_at", "last_reply_at")
@@ -368,7 +394,10 @@ def forum_channel_for_new_post(*, user, channel_id) -> Channel:
 
 def forum_channel_list_visible_to(*, user) -> QuerySet[Channel]:
     """Forum channels the user can read, in sidebar order, each with ``topic_count``."""
-    topics = ForumPost.objects.filter(channel=OuterRef("pk")).order_by().values("channel").annotate(n=Count("pk")).values("n")
+    topics = (
+        ForumPost.objects.filter(moderation_visible_q(user, author="author"), channel=OuterRef("pk"))
+        .order_by().values("channel").annotate(n=Count("pk")).values("n")
+    )
     return (
         _forum_channels_readable_by(user)
         .annotate(topic_count=Coalesce(Subquery(topics), Value(0), output_field=IntegerField()))
@@ -395,8 +424,8 @@ def forum_tag_counts(*, user) -> QuerySet:
     )
 
 
-def forum_reply_position(*, reply: ForumReply) -> int:
-    """How many replies come before this one in ``forum_replies`` order (to find its page)."""
-    return ForumReply.objects.filter(post_id=reply.post_id).filter(
+def forum_reply_position(*, reply: ForumReply, viewer=None) -> int:
+    """How many replies come before this one in ``forum_replies`` order for ``viewer`` (to find its page)."""
+    return ForumReply.objects.filter(moderation_visible_q(viewer, author="author"), post_id=reply.post_id).filter(
         Q(created_at__lt=reply.created_at) | Q(created_at=reply.created_at, pk__lt=reply.pk)
     ).count()

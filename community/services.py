@@ -20,6 +20,7 @@ from django.utils import timezone
 from agentwise.access import can, require
 from agentwise.errors import Refusal
 from agentwise.ratelimits import rate_limit_hit
+from moderation import gate
 from moderation.audit import audit_record
 
 from . import events, mentions
@@ -45,6 +46,7 @@ from .models import (
     ForumReply,
     Message,
     MessageEdit,
+    ModerationState,
     Reaction,
     ReadMarker,
 )
@@ -116,6 +118,8 @@ def message_post(
         if parent.parent_id is not None:
             raise ValidationError({"parent": "Reply to the thread's first message."})
     post_rate_check(actor)
+    screened = gate.screen_post(actor=actor, text=content, field="content", surface="message")
+    visible = screened.state == ModerationState.VISIBLE
     with transaction.atomic():
         files = []
         if attachment_ids:
@@ -130,7 +134,8 @@ def message_post(
             user=actor,
             parent=parent,
             seq=_next_seq(channel),
-            content=content,
+            content=screened.text,
+            moderation_state=screened.state,
             content_type=content_type,
             client_id=(client_id or "")[:64],
             attachments=[f.as_dict() for f in files],
@@ -138,13 +143,16 @@ def message_post(
         )
         if files:
             Attachment.objects.filter(pk__in=[f.pk for f in files]).update(message=message)
-        if parent is not None:
+        gate.flag_after_save(screened=screened, content_type="message", content_id=message.pk, author=actor)
+        # A thread's reply count is what everyone sees: a reply only its author sees does not move it.
+        if parent is not None and visible:
             Message.objects.filter(pk=parent.pk).update(reply_count=F("reply_count") + 1, last_reply_at=now)
         transaction.on_commit(lambda: events.message_created(message))
-        mentions.mentions_notify(
-            actor=actor, text=content, place=channel, rule="community.view_channel",
-            title=f"@{actor.username} mentioned you in #{channel.name}", url="/community/",
-        )
+        if visible:  # nobody hears of content moderation keeps from them
+            mentions.mentions_notify(
+                actor=actor, text=screened.text, place=channel, rule="community.view_channel",
+                title=f"@{actor.username} mentioned you in #{channel.name}", url="/community/",
+            )
     return message
 
 
@@ -160,15 +168,22 @@ def message_edit(*, actor, message: Message, content: str) -> Message:
         content = _clean_content(content, allow_empty=bool(message.attachments))
         if content == message.content:
             return message
+        screened = gate.screen_post(actor=actor, text=content, field="content", surface="message")
+        state = gate.state_after_edit(message.moderation_state, screened)
+        if screened.text == message.content and state == message.moderation_state:
+            return message  # the same text once masked: nothing changes
         MessageEdit.objects.create(message=message, content=message.content, edited_by=actor)
-        mentions.mentions_notify(
-            actor=actor, text=content, previous_text=message.content, place=message.channel,
-            rule="community.view_channel", title=f"@{actor.username} mentioned you in #{message.channel.name}",
-            url="/community/",
-        )
-        message.content = content
+        if state == ModerationState.VISIBLE:
+            mentions.mentions_notify(
+                actor=actor, text=screened.text, previous_text=message.content, place=message.channel,
+                rule="community.view_channel", title=f"@{actor.username} mentioned you in #{message.channel.name}",
+                url="/community/",
+            )
+        message.content = screened.text
+        message.moderation_state = state
         message.edited_at = timezone.now()
-        message.save(update_fields=["content", "edited_at"])
+        message.save(update_fields=["content", "moderation_state", "edited_at"])
+        gate.flag_after_save(screened=screened, content_type="message", content_id=message.pk, author=message.user)
         transaction.on_commit(lambda: events.message_edited(message))
     return message
 
@@ -457,15 +472,26 @@ def forum_post_create(*, actor, channel: Channel, title: str, content: str, tags
     content = _clean_forum_text(content, field="content", limit=MAX_FORUM_CONTENT_CHARS, empty="A topic cannot be empty.")
     tags = forum_tags_clean(list(tags))
     post_rate_check(actor)
+    title_s, content_s, screened = _forum_post_screen(actor, title=title, content=content)
     with transaction.atomic():
-        post = ForumPost.objects.create(channel=channel, author=actor, title=title, content=content, tags=tags)
+        post = ForumPost.objects.create(channel=channel, author=actor, title=title_s.text, content=content_s.text,
+                                        tags=tags, moderation_state=screened.state)
         _forum_tags_save(post, tags)
         forum_post_index(post.pk)
-        mentions.mentions_notify(
-            actor=actor, text=content, place=post, rule="community.view_forum_post",
-            title=f"@{actor.username} mentioned you in “{title[:80]}”", url=post.get_absolute_url(),
-        )
+        gate.flag_after_save(screened=screened, content_type="forum_post", content_id=post.pk, author=actor)
+        if screened.state == ModerationState.VISIBLE:
+            mentions.mentions_notify(
+                actor=actor, text=post.content, place=post, rule="community.view_forum_post",
+                title=f"@{actor.username} mentioned you in “{post.title[:80]}”", url=post.get_absolute_url(),
+            )
     return post
+
+
+def _forum_post_screen(actor, *, title: str, content: str):
+    """A topic's text and title through the gate: the sanctions check once, the rules on both fields."""
+    content_s = gate.screen_post(actor=actor, text=content, field="content", surface="forum_post")
+    title_s = gate.screen_text(actor=actor, text=title, field="title", surface="forum_post", can_hide=True)
+    return title_s, content_s, gate.screened_combine(content_s, title_s)
 
 
 def _forum_post_locked(actor, rule: str, post: ForumPost, *, refused: str) -> ForumPost:
@@ -494,9 +520,12 @@ def forum_post_update(*, actor, post: ForumPost, data: dict) -> ForumPost:
         content = _clean_forum_text(data["content"], field="content", limit=MAX_FORUM_CONTENT_CHARS,
                                     empty="A topic cannot be empty.") if "content" in data else post.content
         if (title, content) != (post.title, post.content):
+            title_s, content_s, screened = _forum_post_screen(actor, title=title, content=content)
             ForumPostEdit.objects.create(post=post, title=post.title, content=post.content, edited_by=actor)
-            post.title, post.content, post.edited_at = title, content, timezone.now()
-            changed += ["title", "content", "edited_at"]
+            post.title, post.content, post.edited_at = title_s.text, content_s.text, timezone.now()
+            post.moderation_state = gate.state_after_edit(post.moderation_state, screened)
+            changed += ["title", "content", "edited_at", "moderation_state"]
+            gate.flag_after_save(screened=screened, content_type="forum_post", content_id=post.pk, author=post.author)
         if "tags" in data:
             tags = forum_tags_clean(data["tags"])
             if tags != post.tags:
@@ -538,8 +567,9 @@ def forum_post_view_count(*, viewer, post: ForumPost) -> bool:
 
 
 def _forum_post_recount(post_id) -> None:
-    """``reply_count`` and ``last_reply_at`` from the live replies, in one UPDATE (the post row lock is held)."""
-    live = ForumReply.objects.filter(post_id=post_id, deleted_at__isnull=True)
+    """``reply_count`` and ``last_reply_at`` from the live replies everyone sees, in one UPDATE (the post
+    row lock is held)."""
+    live = ForumReply.objects.filter(post_id=post_id, deleted_at__isnull=True, moderation_state=ModerationState.VISIBLE)
     aggregate = live.aggregate(last=Max("created_at"))
     ForumPost.objects.filter(pk=post_id).update(reply_count=live.count(), last_reply_at=aggregate["last"])
 
@@ -557,20 +587,26 @@ def forum_reply_create(*, actor, post: ForumPost, content: str) -> ForumReply:
             require(actor, "community.reply_forum_post", post, hidden_unless="community.view_forum_post",
                     message="Only staff can reply in this forum." if post.channel.is_locked else "This forum does not accept replies.")
         post_rate_check(actor)
+        screened = gate.screen_post(actor=actor, text=content, field="content", surface="forum_reply")
+        visible = screened.state == ModerationState.VISIBLE
         now = timezone.now()
-        reply = ForumReply.objects.create(post=post, author=actor, content=content, created_at=now)
-        ForumPost.objects.filter(pk=post.pk).update(reply_count=F("reply_count") + 1, last_reply_at=now)
+        reply = ForumReply.objects.create(post=post, author=actor, content=screened.text, created_at=now,
+                                          moderation_state=screened.state)
+        if visible:  # the counters are what everyone sees
+            ForumPost.objects.filter(pk=post.pk).update(reply_count=F("reply_count") + 1, last_reply_at=now)
         forum_post_index(post.pk)
+        gate.flag_after_save(screened=screened, content_type="forum_reply", content_id=reply.pk, author=actor)
         transaction.on_commit(lambda: events.forum_reply_created(reply))
-        url = post.get_absolute_url()  # the topic page (community.forum_views)
-        mentions.people_notify(
-            actor=actor, people=[post.author], kind="forum_reply", place=post, rule="community.view_forum_post",
-            title=f"@{actor.username} replied to “{post.title[:80]}”", url=url, body=content,
-        )
-        mentions.mentions_notify(
-            actor=actor, text=content, place=post, rule="community.view_forum_post",
-            title=f"@{actor.username} mentioned you in “{post.title[:80]}”", url=url, skip=[post.author],
-        )
+        if visible:  # nobody hears of content moderation keeps from them
+            url = post.get_absolute_url()  # the topic page (community.forum_views)
+            mentions.people_notify(
+                actor=actor, people=[post.author], kind="forum_reply", place=post, rule="community.view_forum_post",
+                title=f"@{actor.username} replied to “{post.title[:80]}”", url=url, body=reply.content,
+            )
+            mentions.mentions_notify(
+                actor=actor, text=reply.content, place=post, rule="community.view_forum_post",
+                title=f"@{actor.username} mentioned you in “{post.title[:80]}”", url=url, skip=[post.author],
+            )
     return reply
 
 
@@ -590,9 +626,15 @@ def forum_reply_edit(*, actor, reply: ForumReply, content: str) -> ForumReply:
         reply = _forum_reply_locked(actor, "community.change_forum_reply", reply, refused="You can only edit your own replies.")
         _write_limit("community.edit", actor)
         if content != reply.content:
-            reply.content, reply.edited_at = content, timezone.now()
-            reply.save(update_fields=["content", "edited_at"])
+            screened = gate.screen_post(actor=actor, text=content, field="content", surface="forum_reply")
+            was_visible = reply.moderation_state == ModerationState.VISIBLE
+            reply.content, reply.edited_at = screened.text, timezone.now()
+            reply.moderation_state = gate.state_after_edit(reply.moderation_state, screened)
+            reply.save(update_fields=["content", "moderation_state", "edited_at"])
+            if was_visible and reply.moderation_state != ModerationState.VISIBLE:
+                _forum_post_recount(reply.post_id)
             forum_post_index(reply.post_id)
+            gate.flag_after_save(screened=screened, content_type="forum_reply", content_id=reply.pk, author=reply.author)
             transaction.on_commit(lambda: events.forum_reply_updated(reply))
     return reply
 

@@ -32,11 +32,31 @@ def screen_post(*, actor, text: str, field: str = "content", surface: str) -> Sc
     return content_check(text=text, field=field, author=actor, surface=surface)
 
 
-def screen_text(*, actor, text: str, field: str, surface: str) -> Screened:
-    """Names and profile fields: rules only (block refuses, censor masks, warn flags)."""
+def screen_text(*, actor, text: str, field: str, surface: str, can_hide: bool = False) -> Screened:
+    """Names and profile fields: rules only (block refuses, censor masks, warn flags; a rule that would
+    hide refuses a username and flags anything else). ``can_hide=True``: a second field of content that
+    ``screen_post`` screened already (a topic's title), with no second sanctions check."""
     from .rules import content_check
 
-    return content_check(text=text, field=field, author=actor, surface=surface, can_hide=False)
+    return content_check(text=text, field=field, author=actor, surface=surface, can_hide=can_hide)
+
+
+# Which state wins when two fields of one piece of content were screened (a topic's title and text).
+_STATE_ORDER = ("visible", "pending", "shadowed", "hidden")
+
+
+def screened_combine(*screened: Screened) -> Screened:
+    """One state and one list of flags for several screened fields (the strictest state wins); ``text``
+    is the first's."""
+    state = max((s.state for s in screened), key=_STATE_ORDER.index)
+    flags = tuple(f for s in screened for f in s.flags)
+    return Screened(text=screened[0].text, state=state, flags=flags)
+
+
+def state_after_edit(current: str, screened: Screened) -> str:
+    """An edit can hide content, never bring it back: held, shadowed or hidden content stays so until
+    staff decide."""
+    return screened.state if current == "visible" else current
 
 
 def flag_after_save(*, screened: Screened, content_type: str, content_id, author) -> None:

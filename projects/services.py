@@ -23,6 +23,7 @@ from agentwise.integrity import unique_error
 from agentwise.mail import email_enqueue, templated_email
 from agentwise.ratelimits import rate_limit_hit
 from moderation.audit import audit_record
+from moderation.gate import flag_after_save, screen_text
 
 from . import limits, metering
 from .models import (
@@ -100,9 +101,13 @@ def project_create(*, actor, data: dict) -> Project:
     require(actor, "projects.add_project", message="You cannot create projects.")
     _lock_user(actor)
     limits.require_below(user=actor, limit="max_active_projects", current=_active_project_count(actor))
-    project = Project(user=actor, **_project_values(data))
+    values = _project_values(data)
+    screened = _name_screen(actor, values)
+    project = Project(user=actor, **values)
     project.full_clean()
     project.save()
+    if screened is not None:
+        flag_after_save(screened=screened, content_type="project", content_id=project.pk, author=actor)
     metering.usage_increment(user_id=actor.pk, counts={"projects_created": 1})
     transaction.on_commit(lambda: usage_cache_bump(actor.pk))
     return project
@@ -113,6 +118,7 @@ def project_update(*, actor, project: Project, data: dict, as_moderator: bool = 
     """Changes fields and moves between active and archived (re-activating counts against the plan)."""
     _require(actor, "projects.change_project", project, "Viewers cannot change the project.", as_moderator=as_moderator)
     values = _project_values(data)
+    screened = _name_screen(actor, values) if values.get("name", project.name) != project.name else None
     changed = list(values)
     for field, value in values.items():
         setattr(project, field, value)
@@ -129,7 +135,18 @@ def project_update(*, actor, project: Project, data: dict, as_moderator: bool = 
         changed.append("status")
     project.full_clean()
     project.save(update_fields=[*changed, "updated_at"] if changed else None)
+    if screened is not None:
+        flag_after_save(screened=screened, content_type="project", content_id=project.pk, author=project.user)
     return project
+
+
+def _name_screen(actor, values: dict):
+    """A project's name is seen by its collaborators: through the content rules (refuse, mask, flag)."""
+    if not isinstance(values.get("name"), str):
+        return None
+    screened = screen_text(actor=actor, text=values["name"], field="name", surface="project")
+    values["name"] = screened.text
+    return screened
 
 
 @transaction.atomic

@@ -109,7 +109,7 @@ class ChannelMessagesView(APIView):
         limit = single_positive_int(request, "limit", maximum=selectors.HISTORY_MAX) or 50
         before = _cursor_seq(request, channel, "before")
         after = _cursor_seq(request, channel, "after")
-        page = selectors.message_history(channel=channel, before_seq=before, after_seq=after, limit=limit + 1)
+        page = selectors.message_history(channel=channel, viewer=request.user, before_seq=before, after_seq=after, limit=limit + 1)
         has_more = len(page) > limit
         page = page[1:] if (has_more and after is not None) else page[:limit]
         return Response({"results": _payloads(page, request.user), "has_more": has_more})
@@ -176,7 +176,7 @@ class ThreadView(APIView):
         root = _message(request, message_id, deleted_ok=True)
         if root.parent_id is not None:
             root = _message(request, root.parent_id, deleted_ok=True)
-        replies = selectors.thread_messages(root=root)
+        replies = selectors.thread_messages(root=root, viewer=request.user)
         return Response({"results": _payloads([root, *replies], request.user), "has_more": len(replies) >= selectors.HISTORY_MAX})
 
 
@@ -390,7 +390,7 @@ class ForumPostRepliesView(generics.ListCreateAPIView):
     @extend_schema(summary="A topic's replies, oldest first (deleted ones as tombstones)")
     def get(self, request, post_id):
         post = _forum_post(request, post_id)
-        page = self.paginate_queryset(selectors.forum_replies(post=post))
+        page = self.paginate_queryset(selectors.forum_replies(post=post, viewer=request.user))
         return self.get_paginated_response(_forum_reply_payloads(page, request.user, post=post))
 
     @extend_schema(
