@@ -10,6 +10,6 @@ class AgentwiseConfig(AppConfig):
 
 
 class AgentwiseAdminConfig(AdminConfig):
-    """Django's admin with our site: the index is the moderation dashboard (moderation/admin/dashboard.py)."""
+    """Django's admin with our site: the index is the moderation dashboard (moderation/admin_site.py)."""
 
-    default_site = "moderation.admin.dashboard.ModerationAdminSite"
+    default_site = "moderation.admin_site.ModerationAdminSite"

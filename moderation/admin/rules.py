@@ -84,7 +84,7 @@ class ProfanityPatternAdmin(admin.ModelAdmin):
         for obj in queryset:
             rules.pattern_delete(actor=request.user, pattern=obj)
 
-    @admin.action(description="Export the selected rules as CSV")
+    @admin.action(description="Export the selected rules as CSV", permissions=["view"])
     def export_csv(self, request, queryset):
         return _csv_response(rules.patterns_export(queryset))
 

@@ -1,5 +1,9 @@
 """The admin site: its index is the moderation dashboard, and dj-stripe's many models sit in one
-"Billing (Stripe)" section at the end, seen only by those allowed to (docs/moderation.md)."""
+"Billing (Stripe)" section at the end, seen only by those allowed to (docs/moderation.md).
+
+Outside the ``moderation.admin`` package on purpose: the admin builds its default site by importing
+this class, and a module that registered ModelAdmins on ``admin.site`` while the site is being built
+would register them on an instance that is then thrown away."""
 
 from __future__ import annotations
 
