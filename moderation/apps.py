@@ -11,6 +11,7 @@ class ModerationConfig(AppConfig):
             bot_permissions,  # noqa: F401  (registers the bot-detection rules)
             bot_receivers,
             receivers,
+            rules,  # noqa: F401  (its cache is dropped on every rule change)
         )
 
         bot_receivers.connect()

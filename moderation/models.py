@@ -108,6 +108,7 @@ class ReportedType(models.TextChoices):
     FORUM_POST = "forum_post", "Forum topic"
     FORUM_REPLY = "forum_reply", "Forum reply"
     PROFILE = "profile", "Profile"
+    PROJECT = "project", "Project name"  # flagged by a content rule only: projects are not reported
 
 
 class ItemSource(models.TextChoices):

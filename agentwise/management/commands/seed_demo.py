@@ -7,6 +7,7 @@ from community.demo import seed_community, seed_forum
 from content.demo_blog import seed_blog
 from content.demo_docs import seed_docs
 from content.newsletter.demo import seed_newsletter
+from moderation.demo import seed_moderation
 from projects.demo import seed_projects
 
 
@@ -30,12 +31,13 @@ class Command(BaseCommand):
             posts = len(seed_blog(staff))
             pages = seed_docs(staff)
             subscribers = seed_newsletter(users, staff)
+            reports = seed_moderation(users)
         self.stdout.write(
             self.style.SUCCESS(
                 f"Demo ready: {len(users)} users, {executions} new executions, {messages} new messages, "
                 f"{topics} new forum topics, "
-                f"{posts} new blog posts, {pages} new docs pages, {subscribers} new newsletter subscribers "
-                "and a sent campaign."
+                f"{posts} new blog posts, {pages} new docs pages, {subscribers} new newsletter subscribers, "
+                f"a sent campaign, and {reports} new reports with content rules and a blocked scanner."
             )
         )
         self.stdout.write("Sign in at http://localhost:8000/account/login/ with any of:")
