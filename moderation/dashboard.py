@@ -74,7 +74,7 @@ def dashboard_tiles(*, now=None) -> list[Tile]:
         ),
         Tile("Reports today", queue["today"], f"{base}moderationitem/?created_at__gte={today.date().isoformat()}"),
         Tile("Hidden items", _hidden_content_count(), f"{base}moderationitem/?status__exact=pending", hint="awaiting review"),
-        Tile("Active blocks", active_blocks(now).count(), f"{base}botdetection/?is_blocked__exact=1"),
+        Tile("Active blocks", active_blocks(now).count(), f"{base}botdetection/?block=active"),
         Tile("Active sanctions", active_sanctions(now).count(), f"{base}sanction/?lifted_at__isnull=True"),
     ]
 

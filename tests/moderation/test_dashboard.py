@@ -127,7 +127,7 @@ def test_the_index_costs_the_same_queries_with_more_data(client, superuser):
 def test_tiles_link_into_the_filtered_lists(client, superuser):
     html = index(client, superuser).content.decode()
     assert 'href="/admin/moderation/moderationitem/?status__exact=pending"' in html
-    assert 'href="/admin/moderation/botdetection/?is_blocked__exact=1"' in html
+    assert 'href="/admin/moderation/botdetection/?block=active"' in html
 
 
 def test_staff_without_a_moderation_role_see_no_figures(client):
