@@ -117,7 +117,10 @@ def daphne(tmp_path):
     started = []
 
     def start(**env):
-        server = DaphneProcess(log_dir=tmp_path, launcher=True, env={"API_THROTTLE_ANON": "3/min", **env})
+        # Bot detection off unless asked: these tests pin allauth's and DRF's own per-address limits,
+        # which it would otherwise pre-empt (it blocks a failed-sign-in flood sooner, docs/bot-detection.md).
+        env = {"API_THROTTLE_ANON": "3/min", "MODERATION_BOT_DETECTION": "0", **env}
+        server = DaphneProcess(log_dir=tmp_path, launcher=True, env=env)
         started.append(server.start())
         return server
 
@@ -146,6 +149,20 @@ def test_forged_forwarded_for_does_not_dodge_the_sign_in_limit(daphne, confirmed
     ]
     # allauth per IP: 10 failed sign-ins a minute, then the form refuses to check more; 30 posts, then 429.
     assert statuses == [200] * 10 + ["too many"] * 20 + [429] * 10
+
+
+@pytest.mark.django_db(transaction=True)
+def test_forged_forwarded_for_does_not_dodge_the_bot_block(daphne, confirmed_emails, settings):
+    from moderation.models import BotDetection
+
+    browser = _browser(daphne(MODERATION_BOT_DETECTION="1"))
+    statuses = [
+        browser.failed_sign_in(email, forwarded_for=f"203.0.113.{i}") for i, email in enumerate(confirmed_emails[:20])
+    ]
+    first = statuses.index(429)
+    assert first <= settings.MODERATION_BOT_FAILED_SIGN_INS and set(statuses[:first]) == {200}
+    assert set(statuses[first:]) == {429}
+    assert BotDetection.objects.get().ip_address == "127.0.0.1"  # the peer, not a forged entry
 
 
 @pytest.mark.django_db(transaction=True)
