@@ -73,17 +73,20 @@ EXEMPT_PATHS = ("/healthz/", "/readyz/")
 _REQUEST_SIGNALS = "_bot_signals"  # extra counts (failed sign-ins, honeypots) noted during a request
 
 
-def request_signals(*, path: str, status: int, user_agent: str) -> dict[str, int]:
-    """The counts one request adds to its windows."""
+def request_signals(*, path: str, status: int, user_agent: str, authenticated: bool = False) -> dict[str, int]:
+    """The counts one request adds to its windows. A signed-in caller (session or API key) answers for
+    its errors and its client's name: an API client's 400s and 404s, or a script's python-requests
+    agent, are normal use (the API's own per-user throttles bound them), so only the rate and the
+    scanners' traces count against it."""
     counts = {"requests": 1}
-    if status >= 400:
+    if status >= 400 and not authenticated:
         counts["errors"] = 1
-    if status == 404:
+    if status == 404 and not authenticated:
         counts["not_found"] = 1
     if SCANNER_PATH.match(path):
         counts["scanner_paths"] = 1
     agent = user_agent.strip()
-    if not agent or GENERIC_AGENT.match(agent) or SCANNER_AGENT.search(agent):
+    if not authenticated and (not agent or GENERIC_AGENT.match(agent) or SCANNER_AGENT.search(agent)):
         counts["odd_agent"] = 1
     if agent and SCANNER_AGENT.search(agent):
         counts["scanner_agent"] = 1

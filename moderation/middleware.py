@@ -116,15 +116,19 @@ class BotDetectionMiddleware:
         return blocked_response(request, block)
 
     def _record(self, request, response, address):
+        user = _resolved_user(request)
         counts = bots.request_signals(
-            path=request.path, status=response.status_code, user_agent=request.headers.get("User-Agent", "")
+            path=request.path,
+            status=response.status_code,
+            user_agent=request.headers.get("User-Agent", ""),
+            authenticated=bool(user is not None and user.is_authenticated),
         )
         for name, amount in bots.pending_signals(request).items():
             counts[name] = counts.get(name, 0) + amount
         try:
             bots.observe(
                 address=address,
-                user=_resolved_user(request),
+                user=user,
                 counts=counts,
                 user_agent=request.headers.get("User-Agent", ""),
                 path=request.path,

@@ -305,3 +305,23 @@ def test_a_cache_outage_serves_pages_instead_of_failing_them(monkeypatch):
     monkeypatch.undo()
     monkeypatch.setattr(bots, "windows_hit", down)
     assert browser().get("/").status_code == 200
+
+
+def test_an_api_client_with_a_key_making_many_bad_requests_is_not_taken_for_a_bot():
+    """A script (python-requests) that sends hundreds of invalid bodies and unknown ids gets its 400s and
+    404s, never a block: signed-in callers answer for their own errors, only scanners' traces count."""
+    from tests.factories import make_api_key
+
+    _, secret = make_api_key(UserFactory())
+    script = Client(REMOTE_ADDR="192.0.2.44", HTTP_USER_AGENT="python-requests/2.32.3", HTTP_AUTHORIZATION=f"Bearer {secret}")
+    statuses = set()
+    for i in range(120):
+        if i % 2:
+            statuses.add(script.post("/api/projects/", data="{}", content_type="application/json").status_code)
+        else:
+            statuses.add(script.get(f"/api/projects/00000000-0000-0000-0000-{i:012d}/").status_code)
+    assert statuses == {400, 404}
+    assert not BotDetection.objects.exists()
+    anonymous = Client(REMOTE_ADDR="192.0.2.45", HTTP_USER_AGENT="python-requests/2.32.3")
+    # The same script unsigned, probing unknown URLs, is a scanner.
+    assert 429 in {anonymous.get(f"/api/nothing-{i}/").status_code for i in range(120)}
