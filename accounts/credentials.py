@@ -79,7 +79,16 @@ class Credential:
 
 def credential_user(credential: Credential):
     """The credential's user, loaded fresh, if the credential still holds; None when it does not
-    (revoked or expired key, ended or invalidated session, deactivated user)."""
+    (revoked or expired key, ended or invalidated session, deactivated or suspended user)."""
+    from moderation.sanctions import suspension_for
+
+    user = _credential_user(credential)
+    if user is not None and suspension_for(user.pk) is not None:
+        return None
+    return user
+
+
+def _credential_user(credential: Credential):
     if credential.kind == API_KEY:
         from .models import ApiKey
 
@@ -154,4 +163,7 @@ def credentials_still_valid(credentials) -> dict:
             hashes = [user.get_session_auth_hash(), *user.get_session_auth_fallback_hash()]
             if any(constant_time_compare(data.get(HASH_SESSION_KEY) or "", h) for h in hashes):
                 valid[sessions[session_key]] = (str(user.pk), user.is_staff)
-    return valid
+    from moderation.sanctions import suspended_among
+
+    suspended = suspended_among({user_id for user_id, _ in valid.values()})
+    return {credential: held for credential, held in valid.items() if held[0] not in suspended}

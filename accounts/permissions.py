@@ -43,5 +43,6 @@ add_rules(
         "accounts.add_apikey_now": signed_in_recently,
         "accounts.delete_apikey": is_key_owner | rules.is_staff,
         "accounts.manage_user_access": rules.is_staff,
+        "accounts.moderate_profile": rules.is_staff,  # clear a reported profile (moderation.reports)
     }
 )

@@ -39,10 +39,12 @@ PROFILE_FIELDS = (
 
 
 class ApiKeyRejected(Exception):
-    """The presented key is unknown, revoked or expired; ``reason`` says which."""
+    """The presented key is unknown, revoked or expired, or its user is suspended; ``reason`` says which
+    (``message``, when given, is what the caller is told)."""
 
-    def __init__(self, reason: str):
+    def __init__(self, reason: str, message: str = ""):
         self.reason = reason
+        self.message = message
         super().__init__(reason)
 
 
@@ -54,7 +56,8 @@ def hash_api_key(raw_key: str) -> str:
 @transaction.atomic
 def profile_update(*, actor: User, profile: Profile, data: dict) -> Profile:
     """Updates the handle and public profile fields. Raises Forbidden for anyone but the owner."""
-    require(actor, "accounts.change_profile", profile, message="You can only change your own profile.")
+    if not can(actor, "accounts.moderate_profile", profile):  # staff clear a reported profile's text
+        require(actor, "accounts.change_profile", profile, message="You can only change your own profile.")
     user = profile.user
     if "username" in data and data["username"] != user.username:
         if User.objects.filter(username__iexact=data["username"]).exclude(pk=user.pk).exists():
@@ -239,6 +242,11 @@ def api_key_authenticate(raw_key: str) -> ApiKey:
         raise ApiKeyRejected("expired")
     if not api_key.user.is_active:
         raise ApiKeyRejected("inactive_user")
+    from moderation.sanctions import suspension_for, suspension_message
+
+    suspension = suspension_for(api_key.user_id)
+    if suspension is not None:
+        raise ApiKeyRejected("suspended", suspension_message(suspension))
     _api_key_touch(api_key)
     return api_key
 

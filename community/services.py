@@ -64,8 +64,13 @@ def _write_limit(name: str, actor) -> None:
     rate_limit_hit("community.moderation" if actor.is_staff else name, actor.pk)
 
 
-def post_rate_check(actor) -> None:
-    """Refuses with 429 ``rate_limited`` past N messages per window per user, across all their sockets."""
+def post_rate_check(actor, *, text: str = "", field: str = "content", surface: str = "") -> None:
+    """Refuses with 429 ``rate_limited`` past N messages per window per user, across all their sockets;
+    first, the author's sanctions and new-user limits (``moderation.sanctions.posting_check``: silenced
+    403, posting limit 429, a new user's link 400 on ``field``)."""
+    from moderation.sanctions import posting_check
+
+    posting_check(actor=actor, text=text, field=field, surface=surface)
     limit = settings.COMMUNITY_POST_RATE["messages"]
     window = settings.COMMUNITY_POST_RATE["seconds"]
     rate_limit_hit(
@@ -114,7 +119,7 @@ def message_post(
             raise ValidationError({"parent": "The parent message is in another channel."})
         if parent.parent_id is not None:
             raise ValidationError({"parent": "Reply to the thread's first message."})
-    post_rate_check(actor)
+    post_rate_check(actor, text=content, surface="message")
     with transaction.atomic():
         files = []
         if attachment_ids:
@@ -391,6 +396,33 @@ def user_messages_purge(*, actor, user, since=None) -> int:
     return len(messages)
 
 
+def user_forum_content_purge(*, actor, user, since) -> dict:
+    """Staff remove a user's recent forum topics (deleted with their replies) and replies (tombstones,
+    counters recounted, broadcast) in one action; returns ``{"forum_posts": n, "forum_replies": n}``."""
+    require(actor, "community.purge_user_messages", message="Only staff can remove a user's content.")
+    with transaction.atomic():
+        posts = list(ForumPost.objects.select_for_update().filter(author=user, created_at__gte=since).values_list("pk", flat=True))
+        ForumPost.objects.filter(pk__in=posts).delete()
+        replies = list(
+            ForumReply.objects.select_for_update().filter(author=user, created_at__gte=since, deleted_at__isnull=True)
+            .exclude(post_id__in=posts)
+        )
+        now = timezone.now()
+        ForumReply.objects.filter(pk__in=[r.pk for r in replies]).update(deleted_at=now, is_solution=False)
+        for post_id in {r.post_id for r in replies}:
+            _forum_post_recount(post_id)
+            forum_post_index(post_id)
+        for reply in replies:
+            reply.deleted_at, reply.is_solution = now, False
+
+        def after_commit():
+            for reply in replies:
+                events.forum_reply_updated(reply)
+
+        transaction.on_commit(after_commit)
+    return {"forum_posts": len(posts), "forum_replies": len(replies)}
+
+
 def typing_broadcast_allowed(*, actor, channel_id) -> bool:
     """At most one ``typing:start`` broadcast per user and channel per window (3 s), across sockets."""
     try:
@@ -452,7 +484,7 @@ def forum_post_create(*, actor, channel: Channel, title: str, content: str, tags
     title = _clean_forum_text(title, field="title", limit=MAX_FORUM_TITLE_CHARS, empty="A topic needs a title.")
     content = _clean_forum_text(content, field="content", limit=MAX_FORUM_CONTENT_CHARS, empty="A topic cannot be empty.")
     tags = forum_tags_clean(list(tags))
-    post_rate_check(actor)
+    post_rate_check(actor, text=f"{title}\n{content}", surface="forum_post")
     with transaction.atomic():
         post = ForumPost.objects.create(channel=channel, author=actor, title=title, content=content, tags=tags)
         _forum_tags_save(post, tags)
@@ -552,7 +584,7 @@ def forum_reply_create(*, actor, post: ForumPost, content: str) -> ForumReply:
                 raise Refusal(TOPIC_LOCKED_MESSAGE, status_code=403, code="topic_locked")
             require(actor, "community.reply_forum_post", post, hidden_unless="community.view_forum_post",
                     message="Only staff can reply in this forum." if post.channel.is_locked else "This forum does not accept replies.")
-        post_rate_check(actor)
+        post_rate_check(actor, text=content, surface="forum_reply")
         now = timezone.now()
         reply = ForumReply.objects.create(post=post, author=actor, content=content, created_at=now)
         ForumPost.objects.filter(pk=post.pk).update(reply_count=F("reply_count") + 1, last_reply_at=now)
