@@ -8,7 +8,10 @@ from django.db import connection
 from community.models import ForumPost, Message, ModerationState
 from moderation.models import DecisionKind, ModerationDecision, ModerationItem
 from tests.factories import UserFactory, make_api_key
-from tests.moderation.reports_support import client_for, crowd, message_by, place, reply_by, topic_by  # noqa: F401
+from tests.moderation import reports_support
+from tests.moderation.reports_support import client_for, message_by, reply_by, topic_by
+
+place, crowd = reports_support.place, reports_support.crowd  # fixtures
 
 pytestmark = pytest.mark.django_db
 
