@@ -79,6 +79,13 @@ def post_rate_check(actor, *, text: str = "", field: str = "content", surface: s
     )
 
 
+def _moderator_removal(actor, content_type: str, obj, author) -> None:
+    """Staff deleting someone else's content is a moderation decision (recorded, audited), whichever door."""
+    from moderation.reports import removal_record
+
+    removal_record(actor=actor, content_type=content_type, content_id=obj.pk, author=author)
+
+
 def _clean_content(content, *, allow_empty: bool = False) -> str:
     if not isinstance(content, str):
         raise ValidationError({"content": "Must be a string."})
@@ -183,6 +190,7 @@ def message_delete(*, actor, message: Message) -> Message:
     with transaction.atomic():
         message = _checked_and_locked(actor, "community.delete_message", message, limit="community.delete",
                                       refused="You can only delete your own messages.")
+        _moderator_removal(actor, "message", message, message.user)
         message.deleted_at = timezone.now()
         message.save(update_fields=["deleted_at"])
         transaction.on_commit(lambda: events.message_deleted(message))
@@ -547,6 +555,7 @@ def forum_post_delete(*, actor, post: ForumPost) -> None:
     with transaction.atomic():
         post = _forum_post_locked(actor, "community.delete_forum_post", post, refused="You can only delete your own topics.")
         _write_limit("community.delete", actor)
+        _moderator_removal(actor, "forum_post", post, post.author)
         post.delete()
 
 
@@ -630,6 +639,7 @@ def forum_reply_delete(*, actor, reply: ForumReply) -> ForumReply:
     with transaction.atomic():
         reply = _forum_reply_locked(actor, "community.delete_forum_reply", reply, refused="You can only delete your own replies.")
         _write_limit("community.delete", actor)
+        _moderator_removal(actor, "forum_reply", reply, reply.author)
         reply.deleted_at, reply.is_solution = timezone.now(), False
         reply.save(update_fields=["deleted_at", "is_solution"])
         _forum_post_recount(reply.post_id)

@@ -3,6 +3,8 @@ remove, or remove and sanction; every outcome is a ``ModerationDecision`` and an
 
 from __future__ import annotations
 
+from contextvars import ContextVar
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -18,6 +20,8 @@ from .selectors import ReportedContent
 
 MAX_REASON_CHARS = 255
 MAX_NOTES_CHARS = 5000
+# Set while the queue removes content, so the community service's own record (removal_record) stands aside.
+_resolving: ContextVar[bool] = ContextVar("moderation_resolving", default=False)
 
 
 def _clean_reason(reason) -> str:
@@ -181,7 +185,11 @@ def item_resolve(
         now = timezone.now()
         removed = False
         if outcome == "remove":
-            removed = content is not None and _content_remove(actor=actor, content=content)
+            token = _resolving.set(True)
+            try:
+                removed = content is not None and _content_remove(actor=actor, content=content)
+            finally:
+                _resolving.reset(token)
             kind, status = DecisionKind.REMOVE, ItemStatus.REMOVED
         else:
             _state_restore(content)
@@ -207,4 +215,31 @@ def item_resolve(
                         data={"content_type": content_type, "content_id": content_id, "decision_id": str(decision.pk)})
         if sanction and author is not None:
             sanction_create(actor=actor, user=author, metadata={"decision_id": str(decision.pk)}, **sanction)
+    return decision
+
+
+def removal_record(*, actor, content_type: str, content_id, author) -> ModerationDecision | None:
+    """Staff removing someone else's content outside the queue (the API, a socket, a page, the community
+    admin): one ``remove`` decision and audit entry, and the item's pending reports resolved as removed.
+    Called by the community services inside the removal's transaction; nothing for an author's own removal."""
+    from .sanctions import standing_forget
+
+    if _resolving.get() or actor is None or not actor.is_staff or (author is not None and author.pk == actor.pk):
+        return None
+    content_id = str(content_id)
+    now = timezone.now()
+    items = list(ModerationItem.objects.select_for_update().filter(
+        content_type=content_type, content_id=content_id, status=ItemStatus.PENDING).order_by("created_at"))
+    for item in items:
+        item.status, item.moderator, item.resolved_at = ItemStatus.REMOVED, actor, now
+    ModerationItem.objects.bulk_update(items, ["status", "moderator", "resolved_at"])
+    decision = ModerationDecision.objects.create(
+        kind=DecisionKind.REMOVE, moderator=actor, target_user=author, content_type=content_type, content_id=content_id,
+        reason="Removed directly by a moderator", report_count=len(items),
+        first_reported_at=items[0].created_at if items else None, created_at=now, metadata={"direct": True},
+    )
+    audit_record("moderation.remove", actor=actor, resource=decision, resource_type=content_type, resource_id=content_id,
+                 metadata={"decision_id": str(decision.pk), "reports": len(items), "direct": True})
+    if author is not None:
+        standing_forget(author.pk)
     return decision

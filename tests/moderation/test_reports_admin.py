@@ -180,3 +180,25 @@ def test_sanctions_are_added_through_the_service_and_lifted_by_the_action(admin_
     sanction.refresh_from_db()
     assert sanction.lifted_at is not None
     assert admin_client.get(f"/admin/moderation/sanction/{sanction.pk}/change/").status_code == 200
+
+
+def test_a_moderators_direct_removal_is_a_decision_and_resolves_the_reports(crowd, place):
+    from community import services
+
+    message = message_by(crowd["author"], place["chat"])
+    item = report(crowd["alice"], message)
+    services.message_delete(actor=crowd["staff"], message=message)
+    decision = ModerationDecision.objects.get(kind=DecisionKind.REMOVE)
+    assert decision.moderator == crowd["staff"] and decision.report_count == 1 and decision.metadata["direct"] is True
+    assert ModerationItem.objects.get(pk=item.pk).status == ItemStatus.REMOVED
+    post = topic_by(crowd["author"], place["forum"])
+    services.forum_post_delete(actor=crowd["staff"], post=post)
+    own = message_by(crowd["author"], place["chat"], "mine")
+    services.message_delete(actor=crowd["author"], message=own)  # an author's own removal is no decision
+    assert ModerationDecision.objects.filter(kind=DecisionKind.REMOVE).count() == 2
+
+
+def test_a_queue_removal_is_recorded_once(admin_client, crowd, place):
+    message = message_by(crowd["author"], place["chat"])
+    act(admin_client, "remove", [report(crowd["alice"], message)], reason="spam")
+    assert ModerationDecision.objects.filter(kind=DecisionKind.REMOVE).count() == 1
