@@ -232,8 +232,13 @@ def api_key_authenticate(raw_key: str) -> ApiKey:
     """Returns the active key for a presented secret (user loaded) or raises ApiKeyRejected."""
     if not raw_key.startswith(API_KEY_PREFIX) or len(raw_key) > 128:
         raise ApiKeyRejected("unknown")
+    from moderation.sanctions import suspension_exists, suspension_for, suspension_message
+
     try:
-        api_key = ApiKey.objects.select_related("user").get(key_hash=hash_api_key(raw_key))
+        # Whether the user is suspended comes with the key, in the same query.
+        api_key = ApiKey.objects.select_related("user").annotate(user_suspended=suspension_exists("user_id")).get(
+            key_hash=hash_api_key(raw_key)
+        )
     except ApiKey.DoesNotExist:
         raise ApiKeyRejected("unknown") from None
     if api_key.revoked_at is not None:
@@ -242,11 +247,9 @@ def api_key_authenticate(raw_key: str) -> ApiKey:
         raise ApiKeyRejected("expired")
     if not api_key.user.is_active:
         raise ApiKeyRejected("inactive_user")
-    from moderation.sanctions import suspension_for, suspension_message
-
-    suspension = suspension_for(api_key.user_id)
-    if suspension is not None:
-        raise ApiKeyRejected("suspended", suspension_message(suspension))
+    if api_key.user_suspended:
+        suspension = suspension_for(api_key.user_id)
+        raise ApiKeyRejected("suspended", suspension_message(suspension) if suspension else "")
     _api_key_touch(api_key)
     return api_key
 

@@ -539,6 +539,11 @@ MODERATION_AUTO_HIDE_REPORTS = env.int("MODERATION_AUTO_HIDE_REPORTS", default=3
 # MODERATION_NEW_USER_POST_RATE times an hour, without links or images (Discourse's trust level 0).
 MODERATION_NEW_USER_DAYS = env.int("MODERATION_NEW_USER_DAYS", default=3)
 MODERATION_NEW_USER_POST_RATE = env.int("MODERATION_NEW_USER_POST_RATE", default=10)
+# Reports' content_type beside chat messages' own: each keeps a stable schema name.
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"].update({
+    "ReportedContentTypeEnum": "moderation.models.ReportedType",
+    "ContentTypeEnum": "community.models.ContentType",
+})
 RATE_LIMITS["moderation.report"] = env.str("RATE_LIMIT_REPORTS", default="30/hour")  # reports filed per member
 # A suspended user's session ends on its next request (moderation.middleware), after authentication.
 MIDDLEWARE.insert(MIDDLEWARE.index("django.contrib.auth.middleware.AuthenticationMiddleware") + 1,

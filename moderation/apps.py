@@ -7,4 +7,15 @@ class ModerationConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
+        from django.contrib.auth.signals import user_logged_in
+
         from . import permissions  # noqa: F401  (registers the moderation rules)
+
+        user_logged_in.connect(_standing_warm, dispatch_uid="moderation.standing_warm")
+
+
+def _standing_warm(sender, request, user, **kwargs):
+    """A user who just signed in is about to make requests: their standing is read now, not on the first page."""
+    from .sanctions import standing_warm
+
+    standing_warm(user.pk)

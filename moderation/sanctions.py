@@ -45,29 +45,32 @@ def _ts(moment: datetime | None) -> float | None:
     return moment.timestamp() if moment is not None else None
 
 
-def _load_standing(user_id) -> dict:
+def _load_standings(user_ids) -> dict:
+    """``{user_id (str): standing}`` for these users in two queries, however many they are."""
     now = timezone.now()
-    rows = Sanction.objects.filter(user_id=user_id, lifted_at__isnull=True).exclude(expires_at__lte=now)
-    sanctions = [
-        {
+    result = {str(u): {"sanctions": [], "strike_at": None} for u in user_ids}
+    rows = Sanction.objects.filter(user_id__in=list(result), lifted_at__isnull=True).exclude(expires_at__lte=now)
+    for s in rows:
+        result[str(s.user_id)]["sanctions"].append({
             "id": str(s.pk),
             "kind": s.kind,
             "reason": s.reason,
             "posts_per_hour": s.posts_per_hour,
             "starts_at": _ts(s.starts_at),
             "expires_at": _ts(s.expires_at),
-        }
-        for s in rows
-    ]
-    strike = ModerationDecision.objects.filter(target_user_id=user_id, kind__in=STRIKE_KINDS).aggregate(at=Max("created_at"))["at"]
-    return {"sanctions": sanctions, "strike_at": _ts(strike)}
+        })
+    strikes = (ModerationDecision.objects.filter(target_user_id__in=list(result), kind__in=STRIKE_KINDS).order_by()
+               .values("target_user_id").annotate(at=Max("created_at")).values_list("target_user_id", "at"))
+    for user_id, at in strikes:
+        result[str(user_id)]["strike_at"] = _ts(at)
+    return result
 
 
 def standing(user_id) -> dict:
     """``{"sanctions": [...], "strike_at": epoch or None}`` from the cache (one query set on a miss)."""
     data = cache.get(_key(user_id))
     if data is None:
-        data = _load_standing(user_id)
+        data = _load_standings([user_id])[str(user_id)]
         cache.set(_key(user_id), data, STANDING_TTL_SECONDS)
     return data
 
@@ -111,21 +114,21 @@ def suspension_for(user_id, *, now: datetime | None = None) -> dict | None:
     return _longest(active) if active else None
 
 
-def suspended_among(user_ids) -> set:
-    """Which of these users are suspended now: one cache round trip for any number (sockets check in bulk)."""
-    ids = [str(u) for u in user_ids]
-    if not ids:
-        return set()
-    found = cache.get_many([_key(u) for u in ids])
-    now = timezone.now()
-    suspended = set()
-    for user_id in ids:
-        data = found.get(_key(user_id))
-        if data is None:
-            data = standing(user_id)
-        if _active(data, SanctionKind.SUSPEND, now):
-            suspended.add(user_id)
-    return suspended
+def suspension_exists(user_ref: str = "pk", *, now: datetime | None = None):
+    """An ``Exists`` expression: the user at ``OuterRef(user_ref)`` has a suspension in force. Lets the
+    queries that load a credential's user answer it too (API keys, sockets' bulk checks): no extra query."""
+    from django.db.models import Exists, OuterRef, Q
+
+    now = now or timezone.now()
+    return Exists(Sanction.objects.filter(
+        Q(expires_at__isnull=True) | Q(expires_at__gt=now),
+        user_id=OuterRef(user_ref), kind=SanctionKind.SUSPEND, lifted_at__isnull=True, starts_at__lte=now,
+    ))
+
+
+def standing_warm(user_id) -> None:
+    """Reads the standing into the cache (at sign-in), so the user's first requests find it there."""
+    standing(user_id)
 
 
 def suspension_refusal(entry: dict) -> Refusal:
