@@ -241,11 +241,11 @@ def sanction_create(
     from .audit import audit_record
     from .notify import user_notify
 
+    if user.pk == actor.pk and actor.is_staff:
+        raise ValidationError({"user": "You cannot sanction yourself."})
     require(actor, "moderation.sanction_user", user, message="Only staff sanction users.")
     if kind not in SanctionKind.values:
         raise ValidationError({"kind": f"One of {', '.join(SanctionKind.values)}."})
-    if user.pk == actor.pk:
-        raise ValidationError({"user": "You cannot sanction yourself."})
     reason = _clean_reason(reason)
     now = timezone.now()
     if duration is not None:

@@ -5,6 +5,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from asgiref.sync import sync_to_async
 from django.contrib.auth import SESSION_KEY
+from django.core.exceptions import ValidationError
 from django.test import Client
 
 from community.models import Message
@@ -63,7 +64,6 @@ def test_a_silenced_user_is_told_why_on_the_page(crowd, place):
 
 def test_the_user_is_notified_with_the_reason(crowd):
     sanction(crowd, "silence", hours=2, reason="Be kind")
-    notice = crowd["author"].notifications.get() if hasattr(crowd["author"], "notifications") else None
     from accounts.models import Notification
 
     notice = Notification.objects.get(user=crowd["author"], kind="moderation")
@@ -93,12 +93,11 @@ def test_only_staff_sanction_and_not_themselves(crowd):
 
     with pytest.raises(Forbidden):
         sanctions.sanction_create(actor=crowd["alice"], user=crowd["bob"], kind="silence", reason="x")
-    with pytest.raises(Exception) as raised:
+    with pytest.raises(ValidationError, match="yourself"):
         sanctions.sanction_create(actor=crowd["staff"], user=crowd["staff"], kind="silence", reason="x")
-    assert "yourself" in str(raised.value) or isinstance(raised.value, Forbidden)
-    with pytest.raises(Exception, match="reason"):
+    with pytest.raises(ValidationError, match="reason"):
         sanctions.sanction_create(actor=crowd["staff"], user=crowd["bob"], kind="silence", reason=" ")
-    with pytest.raises(Exception, match="posts_per_hour"):
+    with pytest.raises(ValidationError, match="posts_per_hour"):
         sanctions.sanction_create(actor=crowd["staff"], user=crowd["bob"], kind="post_limit", reason="x")
     assert not Sanction.objects.exists()
 
