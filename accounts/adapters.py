@@ -48,6 +48,19 @@ class AccountAdapter(DefaultAccountAdapter):
             flag_after_save(screened=screened, content_type="profile", content_id=user.pk, author=user)
         return user
 
+    def pre_login(self, request, user, **kwargs):
+        """A suspended account cannot sign in (any method: password, code, social): it is told why and until when."""
+        from moderation.sanctions import suspension_for, suspension_refusal
+
+        entry = suspension_for(user.pk)
+        if entry is not None:
+            from allauth.account.internal.stagekit import clear_login
+            from django.shortcuts import render
+
+            clear_login(request)
+            return render(request, "errors/refusal.html", {"refusal": suspension_refusal(entry)}, status=403)
+        return super().pre_login(request, user, **kwargs)
+
     def get_client_ip(self, request):
         """The address per-IP limits and session records key on, as everything else resolves it.
 

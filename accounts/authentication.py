@@ -9,6 +9,7 @@ _MESSAGES = {
     "revoked": "This API key has been revoked.",
     "expired": "This API key has expired.",
     "inactive_user": "This account is disabled.",
+    "suspended": "This account is suspended.",
 }
 
 
@@ -36,7 +37,9 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         try:
             api_key = api_key_authenticate(token)
         except ApiKeyRejected as rejected:
-            raise exceptions.AuthenticationFailed(_MESSAGES[rejected.reason], code=f"{rejected.reason}_api_key") from None
+            raise exceptions.AuthenticationFailed(
+                rejected.message or _MESSAGES[rejected.reason], code=f"{rejected.reason}_api_key"
+            ) from None
         return api_key.user, api_key
 
     def authenticate_header(self, request):
@@ -56,4 +59,4 @@ def request_user(request):
     try:
         return api_key_authenticate(token).user if token else AnonymousUser()
     except ApiKeyRejected as rejected:
-        raise Refusal(_MESSAGES[rejected.reason], status_code=401, code=f"{rejected.reason}_api_key") from None
+        raise Refusal(rejected.message or _MESSAGES[rejected.reason], status_code=401, code=f"{rejected.reason}_api_key") from None

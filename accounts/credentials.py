@@ -79,16 +79,22 @@ class Credential:
 
 def credential_user(credential: Credential):
     """The credential's user, loaded fresh, if the credential still holds; None when it does not
-    (revoked or expired key, ended or invalidated session, deactivated user)."""
+    (revoked or expired key, ended or invalidated session, deactivated or suspended user)."""
+    from moderation.sanctions import suspension_exists, suspension_for
+
     if credential.kind == API_KEY:
         from .models import ApiKey
 
-        api_key = ApiKey.objects.select_related("user", "user__profile").filter(pk=credential.id).first()
-        if api_key is None or not api_key.is_active or not api_key.user.is_active:
+        api_key = (ApiKey.objects.select_related("user", "user__profile").annotate(user_suspended=suspension_exists("user_id"))
+                   .filter(pk=credential.id).first())
+        if api_key is None or not api_key.is_active or not api_key.user.is_active or api_key.user_suspended:
             return None
         return api_key.user
     if credential.kind == SESSION:
-        return _session_user(credential.id)
+        user = _session_user(credential.id)
+        if user is not None and suspension_for(user.pk) is not None:  # cached: no query on the hot path
+            return None
+        return user
     return None
 
 
@@ -128,6 +134,8 @@ def credentials_still_valid(credentials) -> dict:
     from django.contrib.sessions.models import Session
     from django.utils import timezone
 
+    from moderation.sanctions import suspension_exists
+
     from .models import ApiKey
 
     valid: dict = {}
@@ -135,7 +143,7 @@ def credentials_still_valid(credentials) -> dict:
     if key_ids:
         rows = ApiKey.objects.filter(pk__in=list(key_ids), revoked_at__isnull=True, user__is_active=True).exclude(
             expires_at__lte=timezone.now()
-        ).values_list("pk", "user_id", "user__is_staff")
+        ).filter(~suspension_exists("user_id")).values_list("pk", "user_id", "user__is_staff")
         for pk, user_id, is_staff in rows:
             valid[key_ids[str(pk)]] = (str(user_id), is_staff)
     sessions = {c.id: c for c in credentials if c.kind == SESSION and c.id}
@@ -146,10 +154,12 @@ def credentials_still_valid(credentials) -> dict:
             data = store.decode(row.session_data)
             if data.get(BACKEND_SESSION_KEY) in settings.AUTHENTICATION_BACKENDS and data.get(SESSION_KEY):
                 decoded[row.session_key] = data
-        users = get_user_model().objects.in_bulk({data[SESSION_KEY] for data in decoded.values()})
+        users = get_user_model().objects.annotate(suspended=suspension_exists()).in_bulk(
+            {data[SESSION_KEY] for data in decoded.values()}
+        )
         for session_key, data in decoded.items():
             user = users.get(get_user_model()._meta.pk.to_python(data[SESSION_KEY]))
-            if user is None or not user.is_active:
+            if user is None or not user.is_active or user.suspended:
                 continue
             hashes = [user.get_session_auth_hash(), *user.get_session_auth_fallback_hash()]
             if any(constant_time_compare(data.get(HASH_SESSION_KEY) or "", h) for h in hashes):

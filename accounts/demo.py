@@ -1,6 +1,9 @@
 """Demo accounts for ``manage.py seed_demo``: idempotent, verified, with believable profiles."""
 
+from datetime import timedelta
+
 from allauth.account.models import EmailAddress
+from django.utils import timezone
 
 from .models import User
 
@@ -65,6 +68,8 @@ def seed_accounts(*, stdout=None) -> dict[str, User]:
                 password=DEMO_PASSWORD,
                 is_staff=spec.get("staff", False),
                 is_superuser=spec.get("staff", False),
+                # Established members: new-user limits (moderation.sanctions) would refuse the demo's links.
+                date_joined=timezone.now() - timedelta(days=60),
             )
         EmailAddress.objects.update_or_create(
             user=user, email=user.email, defaults={"verified": True, "primary": True}

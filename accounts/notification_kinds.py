@@ -44,6 +44,8 @@ KINDS: dict[str, NotificationKind] = {
         NotificationKind("reaction", "Reactions to your messages, topics and replies", Delivery.IN_APP),
         NotificationKind("budget_warning", "A budget nears its monthly limit", Delivery.IMMEDIATE),
         NotificationKind("api_key_created", "A new API key is created on your account", Delivery.IMMEDIATE),
+        # Content removed, a sanction: the user must learn it and the reason at once (moderation.notify).
+        NotificationKind("moderation", "A moderator removes your content or restricts your account", Delivery.IMMEDIATE),
     )
 }
 CONFIGURABLE_KINDS = [key for key, kind in KINDS.items() if kind.configurable]

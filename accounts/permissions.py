@@ -44,5 +44,6 @@ add_rules(
         "accounts.delete_apikey": is_key_owner | rules.is_staff,
         "accounts.manage_user_access": rules.is_staff,
         "accounts.change_plan": rules.is_staff,
+        "accounts.moderate_profile": rules.is_staff,  # clear a reported profile (moderation.reports)
     }
 )

@@ -44,10 +44,12 @@ SCREENED_PROFILE_FIELDS = ("username", "full_name", "bio", "company", "location"
 
 
 class ApiKeyRejected(Exception):
-    """The presented key is unknown, revoked or expired; ``reason`` says which."""
+    """The presented key is unknown, revoked or expired, or its user is suspended; ``reason`` says which
+    (``message``, when given, is what the caller is told)."""
 
-    def __init__(self, reason: str):
+    def __init__(self, reason: str, message: str = ""):
         self.reason = reason
+        self.message = message
         super().__init__(reason)
 
 
@@ -59,7 +61,8 @@ def hash_api_key(raw_key: str) -> str:
 @transaction.atomic
 def profile_update(*, actor: User, profile: Profile, data: dict) -> Profile:
     """Updates the handle and public profile fields. Raises Forbidden for anyone but the owner."""
-    require(actor, "accounts.change_profile", profile, message="You can only change your own profile.")
+    if not can(actor, "accounts.moderate_profile", profile):  # staff clear a reported profile's text
+        require(actor, "accounts.change_profile", profile, message="You can only change your own profile.")
     user = profile.user
     data = dict(data)
     flags = []
@@ -266,8 +269,13 @@ def api_key_authenticate(raw_key: str) -> ApiKey:
     """Returns the active key for a presented secret (user loaded) or raises ApiKeyRejected."""
     if not raw_key.startswith(API_KEY_PREFIX) or len(raw_key) > 128:
         raise ApiKeyRejected("unknown")
+    from moderation.sanctions import suspension_exists, suspension_for, suspension_message
+
     try:
-        api_key = ApiKey.objects.select_related("user").get(key_hash=hash_api_key(raw_key))
+        # Whether the user is suspended comes with the key, in the same query.
+        api_key = ApiKey.objects.select_related("user").annotate(user_suspended=suspension_exists("user_id")).get(
+            key_hash=hash_api_key(raw_key)
+        )
     except ApiKey.DoesNotExist:
         raise ApiKeyRejected("unknown") from None
     if api_key.revoked_at is not None:
@@ -276,6 +284,9 @@ def api_key_authenticate(raw_key: str) -> ApiKey:
         raise ApiKeyRejected("expired")
     if not api_key.user.is_active:
         raise ApiKeyRejected("inactive_user")
+    if api_key.user_suspended:
+        suspension = suspension_for(api_key.user_id)
+        raise ApiKeyRejected("suspended", suspension_message(suspension) if suspension else "")
     _api_key_touch(api_key)
     return api_key
 

@@ -540,6 +540,25 @@ DJSTRIPE_USE_NATIVE_JSONFIELD = True
 MODERATION_RULES_SCAN_CHARS = env.int("MODERATION_RULES_SCAN_CHARS", default=20_000)
 
 # Reports, sanctions, new-user limits (docs/reports-and-sanctions.md)
+# Content with open reports from this many distinct members is hidden until a moderator reviews it.
+MODERATION_AUTO_HIDE_REPORTS = env.int("MODERATION_AUTO_HIDE_REPORTS", default=3)
+# New accounts (and accounts with content removed or a sanction this recently) post at most
+# MODERATION_NEW_USER_POST_RATE times an hour, without links or images (Discourse's trust level 0).
+MODERATION_NEW_USER_DAYS = env.int("MODERATION_NEW_USER_DAYS", default=3)
+MODERATION_NEW_USER_POST_RATE = env.int("MODERATION_NEW_USER_POST_RATE", default=10)
+# Reports' content_type beside chat messages' own: each keeps a stable schema name.
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"].update({
+    "ReportedContentTypeEnum": "moderation.models.REPORTABLE_CHOICES",
+    "ContentTypeEnum": "community.models.ContentType",
+})
+RATE_LIMITS["moderation.report"] = env.str("RATE_LIMIT_REPORTS", default="30/hour")  # reports filed per member
+# A suspended user's session ends on its next request (moderation.middleware), after authentication.
+MIDDLEWARE.insert(MIDDLEWARE.index("django.contrib.auth.middleware.AuthenticationMiddleware") + 1,
+                  "moderation.middleware.SuspensionMiddleware")
+CELERY_BEAT_SCHEDULE["moderation-sanctions-tidy"] = {
+    "task": "moderation.tasks.sanctions_tidy_task",
+    "schedule": 60 * 60,  # hourly; expiry itself needs no job (every check reads the clock)
+}
 
 # Bot detection (docs/bot-detection.md)
 MODERATION_BOT_DETECTION = env.bool("MODERATION_BOT_DETECTION", default=True)  # off: nothing counted or blocked

@@ -19,6 +19,7 @@ api_urlpatterns = [
     path("", include("projects.api.urls")),
     path("", include("community.api.urls")),
     path("", include("content.api.urls")),
+    path("", include("moderation.api.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),

@@ -448,6 +448,19 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         }
         await self._broadcast(channel_id, payload, exclude=self.channel_name)
 
+    async def on_report(self, frame):
+        """Reports content to the moderators (the REST ``POST /api/reports/`` rule): ``report:ok`` with the
+        report's id (``created`` false for a repeat of your open report), or an ``error`` frame."""
+        from moderation.reports import report_create
+
+        content_type, content_id = _require_str(frame, "content_type"), _require_str(frame, "content_id")
+        reason = frame.get("reason")
+        item, created = await self._as_actor(lambda actor: report_create(
+            actor=actor, content_type=content_type, content_id=content_id, reason=reason,
+        ))
+        await self.send_json({"type": "report:ok", "id": str(item.pk), "content_type": item.content_type,
+                              "content_id": item.content_id, "created": created, "ref": frame.get("client_id")})
+
     # --- forum topics ----------------------------------------------------------------------------
 
     def watched_channels(self) -> frozenset:
@@ -492,6 +505,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         "typing:stop": on_typing_stop,
         "forum:watch": on_forum_watch,
         "forum:unwatch": on_forum_unwatch,
+        "report": on_report,
     }
 
     # --- access follows changes -----------------------------------------------------------------

@@ -68,13 +68,21 @@ def _write_limit(name: str, actor) -> None:
 
 
 def post_rate_check(actor) -> None:
-    """Refuses with 429 ``rate_limited`` past N messages per window per user, across all their sockets."""
+    """Refuses with 429 ``rate_limited`` past N messages per window per user, across all their sockets.
+    The author's sanctions and new-user limits are ``moderation.gate.screen_post``'s, called next."""
     limit = settings.COMMUNITY_POST_RATE["messages"]
     window = settings.COMMUNITY_POST_RATE["seconds"]
     rate_limit_hit(
         "community.message", actor.pk, rate=f"{limit} per {window} seconds",
         message=f"Slow down: at most {limit} messages per {window} seconds.",
     )
+
+
+def _moderator_removal(actor, content_type: str, obj, author) -> None:
+    """Staff deleting someone else's content is a moderation decision (recorded, audited), whichever door."""
+    from moderation.reports import removal_record
+
+    removal_record(actor=actor, content_type=content_type, content_id=obj.pk, author=author)
 
 
 def _clean_content(content, *, allow_empty: bool = False) -> str:
@@ -194,6 +202,7 @@ def message_delete(*, actor, message: Message) -> Message:
     with transaction.atomic():
         message = _checked_and_locked(actor, "community.delete_message", message, limit="community.delete",
                                       refused="You can only delete your own messages.")
+        _moderator_removal(actor, "message", message, message.user)
         message.deleted_at = timezone.now()
         message.save(update_fields=["deleted_at"])
         transaction.on_commit(lambda: events.message_deleted(message))
@@ -410,6 +419,33 @@ def user_messages_purge(*, actor, user, since=None) -> int:
     return len(messages)
 
 
+def user_forum_content_purge(*, actor, user, since) -> dict:
+    """Staff remove a user's recent forum topics (deleted with their replies) and replies (tombstones,
+    counters recounted, broadcast) in one action; returns ``{"forum_posts": n, "forum_replies": n}``."""
+    require(actor, "community.purge_user_messages", message="Only staff can remove a user's content.")
+    with transaction.atomic():
+        posts = list(ForumPost.objects.select_for_update().filter(author=user, created_at__gte=since).values_list("pk", flat=True))
+        ForumPost.objects.filter(pk__in=posts).delete()
+        replies = list(
+            ForumReply.objects.select_for_update().filter(author=user, created_at__gte=since, deleted_at__isnull=True)
+            .exclude(post_id__in=posts)
+        )
+        now = timezone.now()
+        ForumReply.objects.filter(pk__in=[r.pk for r in replies]).update(deleted_at=now, is_solution=False)
+        for post_id in {r.post_id for r in replies}:
+            _forum_post_recount(post_id)
+            forum_post_index(post_id)
+        for reply in replies:
+            reply.deleted_at, reply.is_solution = now, False
+
+        def after_commit():
+            for reply in replies:
+                events.forum_reply_updated(reply)
+
+        transaction.on_commit(after_commit)
+    return {"forum_posts": len(posts), "forum_replies": len(replies)}
+
+
 def typing_broadcast_allowed(*, actor, channel_id) -> bool:
     """At most one ``typing:start`` broadcast per user and channel per window (3 s), across sockets."""
     try:
@@ -548,6 +584,7 @@ def forum_post_delete(*, actor, post: ForumPost) -> None:
     with transaction.atomic():
         post = _forum_post_locked(actor, "community.delete_forum_post", post, refused="You can only delete your own topics.")
         _write_limit("community.delete", actor)
+        _moderator_removal(actor, "forum_post", post, post.author)
         post.delete()
 
 
@@ -644,6 +681,7 @@ def forum_reply_delete(*, actor, reply: ForumReply) -> ForumReply:
     with transaction.atomic():
         reply = _forum_reply_locked(actor, "community.delete_forum_reply", reply, refused="You can only delete your own replies.")
         _write_limit("community.delete", actor)
+        _moderator_removal(actor, "forum_reply", reply, reply.author)
         reply.deleted_at, reply.is_solution = timezone.now(), False
         reply.save(update_fields=["deleted_at", "is_solution"])
         _forum_post_recount(reply.post_id)

@@ -1,5 +1,7 @@
 """Moderation at the doors: bot detection (docs/bot-detection.md: the HTTP middleware and the websocket
-guard) and the current request for the audit log (docs/audit-log.md)."""
+guard), the current request for the audit log (docs/audit-log.md), and suspended users' sessions ended on
+their next request (docs/reports-and-sanctions.md; the sign-in itself is refused by ``accounts.adapters``,
+API keys by ``accounts.services.api_key_authenticate``)."""
 
 from __future__ import annotations
 
@@ -7,6 +9,7 @@ import logging
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.conf import settings
+from django.contrib.auth import SESSION_KEY, logout
 from django.http import HttpResponse
 from django.template.loader import render_to_string
 from django.utils.functional import SimpleLazyObject, empty
@@ -197,3 +200,31 @@ class AuditRequestMiddleware:
             return await self.get_response(request)
         finally:
             current_request_reset(token)
+
+class SuspensionMiddleware:
+    """One cache read per signed-in request (no query): a suspended user is signed out and told why."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        from .sanctions import suspension_for, suspension_refusal
+
+        session = getattr(request, "session", None)
+        user_id = session.get(SESSION_KEY) if session is not None else None
+        entry = suspension_for(user_id) if user_id else None
+        if entry is None:
+            return self.get_response(request)
+        logout(request)  # fires user_logged_out: the session's sockets close (4401)
+        return _refusal_response(request, suspension_refusal(entry))
+
+
+def _refusal_response(request, refusal):
+    from django.shortcuts import render
+
+    from agentwise.api.errors import error_response
+    from agentwise.views import wants_json
+
+    if request.path.startswith("/api/") or wants_json(request):
+        return error_response(refusal.status_code, refusal.message, code=refusal.code, **refusal.extra)
+    return render(request, "errors/refusal.html", {"refusal": refusal}, status=refusal.status_code)

@@ -111,6 +111,11 @@ class ReportedType(models.TextChoices):
     PROJECT = "project", "Project name"  # flagged by a content rule only: projects are not reported
 
 
+# What members may report (a project's name is only ever flagged by a rule).
+REPORTABLE_TYPES = [ReportedType.MESSAGE, ReportedType.FORUM_POST, ReportedType.FORUM_REPLY, ReportedType.PROFILE]
+REPORTABLE_CHOICES = [(kind.value, kind.label) for kind in REPORTABLE_TYPES]
+
+
 class ItemSource(models.TextChoices):
     REPORT = "report", "Reported by a member"
     RULE = "rule", "Flagged by a content rule"

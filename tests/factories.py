@@ -1,5 +1,7 @@
 """factory_boy factories shared by every test module."""
 
+from datetime import timedelta
+
 import factory
 from allauth.account.models import EmailAddress
 from django.utils import timezone
@@ -17,6 +19,8 @@ class UserFactory(factory.django.DjangoModelFactory):
     email = factory.Sequence(lambda n: f"user{n}@example.com")
     username = factory.Sequence(lambda n: f"user{n:03d}")
     password = factory.django.Password(TEST_PASSWORD)
+    # Established accounts: new-user limits (moderation.sanctions) apply only where a test passes a recent date_joined.
+    date_joined = factory.LazyFunction(lambda: timezone.now() - timedelta(days=30))
 
     @factory.post_generation
     def verified(user, create, extracted, **kwargs):

@@ -167,6 +167,15 @@ function messageElement(message, { inThread = false } = {}) {
     remove.addEventListener("click", () => { if (confirm("Delete this message?")) send({ type: "message:delete", id: message.id }); });
     actions.append(remove);
   }
+  if (!message.deleted && message.seq && message.user && message.user.id !== config.me.id) {
+    const report = el("button", "link", "Report");
+    report.type = "button";
+    report.addEventListener("click", () => {
+      const reason = prompt("Why are you reporting this message? (moderators see it)");
+      if (reason && reason.trim()) send({ type: "report", content_type: "message", content_id: message.id, reason: reason.trim() });
+    });
+    actions.append(report);
+  }
   item.append(actions);
   return item;
 }
@@ -495,6 +504,9 @@ function handle(frame) {
       break; // message:new, which follows, replaces the pending copy
     case "notification":
       showError(`🔔 ${frame.notification.title}`);
+      break;
+    case "report:ok":
+      showError(frame.created ? "Reported: thank you. Moderators will look at it." : "You already reported this; moderators will look at it.");
       break;
     case "error": {
       if (frame.ref && state.pending.has(frame.ref)) {

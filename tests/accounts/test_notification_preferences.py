@@ -20,6 +20,7 @@ DEFAULTS = {
     "reaction": "in_app",
     "budget_warning": "immediate",
     "api_key_created": "immediate",
+    "moderation": "immediate",
 }
 
 
