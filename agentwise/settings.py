@@ -552,8 +552,9 @@ SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"].update({
     "ContentTypeEnum": "community.models.ContentType",
 })
 RATE_LIMITS["moderation.report"] = env.str("RATE_LIMIT_REPORTS", default="30/hour")  # reports filed per member
-# A suspended user's session ends on its next request (moderation.middleware), after authentication.
-MIDDLEWARE.insert(MIDDLEWARE.index("django.contrib.auth.middleware.AuthenticationMiddleware") + 1,
+# A suspended user's session ends on its next request (moderation.middleware), after authentication and
+# after the audit log's request holder, so the sign-out it causes is audited with the client's address.
+MIDDLEWARE.insert(MIDDLEWARE.index("moderation.middleware.AuditRequestMiddleware") + 1,
                   "moderation.middleware.SuspensionMiddleware")
 CELERY_BEAT_SCHEDULE["moderation-sanctions-tidy"] = {
     "task": "moderation.tasks.sanctions_tidy_task",

@@ -524,9 +524,10 @@ def forum_post_create(*, actor, channel: Channel, title: str, content: str, tags
 
 
 def _forum_post_screen(actor, *, title: str, content: str):
-    """A topic's text and title through the gate: the sanctions check once, the rules on both fields."""
+    """A topic's text and title through the gate: sanctions and new-user limits (a link in the title is
+    refused on ``title``) and the rules, on both fields."""
     content_s = gate.screen_post(actor=actor, text=content, field="content", surface="forum_post")
-    title_s = gate.screen_text(actor=actor, text=title, field="title", surface="forum_post", can_hide=True)
+    title_s = gate.screen_post(actor=actor, text=title, field="title", surface="forum_post")
     return title_s, content_s, gate.screened_combine(content_s, title_s)
 
 
