@@ -35,12 +35,12 @@ def seed_moderation(users: dict) -> int:
     added = 0
     # Linus's and Grace's first messages, reported by the others: three reporters hide one of them.
     targets = list(Message.objects.filter(user__in=[users["linus"], users["grace"]], parent__isnull=True).order_by("created_at")[:2])
-    reasons = {"ada": "Looks like self-promotion", "ken": "Off-topic for this channel", "grace": "Spam"}
-    if targets:
-        for name in ("ada", "ken", "grace"):
-            if targets[0].user_id != users[name].pk:
-                _, created = report_create(actor=users[name], content_type="message", content_id=targets[0].pk, reason=reasons[name])
-                added += created
+    reasons = {"ada": "Looks like self-promotion", "ken": "Off-topic for this channel", "grace": "Spam", "linus": "Spam"}
+    if targets:  # three members other than its author: enough to hide it until reviewed
+        reporters = [name for name in reasons if users[name].pk != targets[0].user_id][:3]
+        for name in reporters:
+            _, created = report_create(actor=users[name], content_type="message", content_id=targets[0].pk, reason=reasons[name])
+            added += created
     if len(targets) > 1:
         _, created = report_create(actor=users["ada"], content_type="message", content_id=targets[1].pk, reason="Rude")
         added += created

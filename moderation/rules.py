@@ -102,14 +102,19 @@ def _letter_class(char: str) -> str:
 
 def word_regex(word: str) -> str:
     """A word pattern as a regex over normalised text: the letters in a row or spaced out one by one,
-    each with its stand-ins, whole words only."""
-    letters = [c for c in normalise(word)[0] if not c.isspace()]
-    first, *rest = [_letter_class(c) for c in letters]
+    each with its stand-ins, whole words only. A phrase ("free crypto") is its words in order, with any
+    separators (or none) between them."""
+    words = [[_letter_class(c) for c in part] for part in normalise(word)[0].split()]
+    (first, *rest), *others = words
     together = f"{first}*" + "".join(f"{c}+" for c in rest)  # "scaaam", "5c4m"
     spaced = "".join(_SEP + c for c in rest)  # "s c a m": single letters, each with separators between
+    following = "".join(
+        rf"(?:{_SEP})?(?:{''.join(f'{c}+' for c in letters)}|{letters[0]}{''.join(_SEP + c for c in letters[1:])})"
+        for letters in others
+    )
     # The first letter comes first, then the check that no word character precedes it: a pattern that
     # starts with a character set lets ``re`` skip ahead to where that set matches (5-10x faster).
-    return rf"{first}(?<!{_WORD}.)(?:{together}|{spaced})(?!{_WORD})"
+    return rf"{first}(?<!{_WORD}.)(?:{together}|{spaced}){following}(?!{_WORD})"
 
 
 # A group holding a quantifier, itself quantified: ``(a+)+``, ``(\w*)*``, ``(a|aa){2,}`` — the shapes

@@ -22,6 +22,7 @@ def word_rules(db):
     for word in ("ass", "scam", "idiot", "shit"):
         make_rule(word)
     make_rule(r"free\s+bitcoin", kind="regex", category="spam")
+    make_rule("dm me for a deal", category="spam")  # a phrase: its words in order
 
 
 MUST_MATCH = [
@@ -55,6 +56,10 @@ MUST_MATCH = [
     "\u0131diot",  # dotless ı
     "Free   Bitcoin here",  # the regex, on normalised text
     "FREE bitc\u043ein",  # the regex sees look-alikes folded
+    "DM me for a deal on GPUs",  # a phrase rule
+    "dm  me, for a deal",
+    "dm me for a d3al",
+    "dmmeforadeal",
 ]
 
 MUST_NOT_MATCH = [
@@ -79,6 +84,8 @@ MUST_NOT_MATCH = [
     "cl@ssic",
     "pa$$age",
     "free coins",
+    "dm me for a dealer",
+    "dm me for details",
     "",
 ]
 
