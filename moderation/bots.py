@@ -57,7 +57,7 @@ SCANNER_PATH = re.compile(
 )
 SCANNER_AGENT = re.compile(
     r"sqlmap|nikto|nmap|masscan|zgrab|nuclei|gobuster|dirbuster|dirb/|wpscan|acunetix|nessus|openvas|ffuf|"
-    r"wfuzz|jaeles|httpx|scanner|scan\b",
+    r"wfuzz|jaeles|(?<!python-)httpx|scanner|scan\b",  # httpx: the recon tool, not the Python library
     re.IGNORECASE,
 )
 GENERIC_AGENT = re.compile(

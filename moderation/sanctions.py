@@ -243,7 +243,8 @@ def sanction_create(
 
     if user.pk == actor.pk and actor.is_staff:
         raise ValidationError({"user": "You cannot sanction yourself."})
-    require(actor, "moderation.sanction_user", user, message="Only staff sanction users.")
+    require(actor, "moderation.sanction_user", user,
+            message="Only a superuser sanctions staff." if actor.is_staff else "Only staff sanction users.")
     if kind not in SanctionKind.values:
         raise ValidationError({"kind": f"One of {', '.join(SanctionKind.values)}."})
     reason = _clean_reason(reason)

@@ -296,6 +296,15 @@ def test_request_signals(path, agent, scanner_path, odd):
     assert bool(counts.get("scanner_paths")) is scanner_path and bool(counts.get("odd_agent")) is odd
 
 
+@pytest.mark.parametrize(
+    "agent, tool",
+    [("python-httpx/0.28.1", False), ("httpx/1.6.0 (projectdiscovery)", True), ("sqlmap/1.8", True), (BROWSER, False)],
+)
+def test_the_python_httpx_library_is_a_generic_client_not_a_scanner_tool(agent, tool):
+    counts = bots.request_signals(path="/", status=200, user_agent=agent)
+    assert bool(counts.get("scanner_agent")) is tool
+
+
 def test_a_cache_outage_serves_pages_instead_of_failing_them(monkeypatch):
     def down(*args, **kwargs):
         raise ConnectionError("redis is down")

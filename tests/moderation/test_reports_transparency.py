@@ -72,3 +72,5 @@ def test_bad_dates_are_refused():
         run("--since", "March")
     with pytest.raises(CommandError, match="before"):
         run("--since", "2026-03-02", "--until", "2026-03-01")
+    with pytest.raises(CommandError, match="out of range"):
+        run("--since", "2026-03-01", "--until", "9999-12-31")  # the day after would not be a date

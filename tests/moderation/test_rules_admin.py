@@ -74,6 +74,20 @@ def test_import_all_or_nothing_with_row_errors(admin_client):
     assert rules.rules_match("5cam")
 
 
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (b"pattern\n" + b"x" * 200_000 + b"\n", "Not a readable CSV file"),  # past the csv module's field limit
+        (b"pattern\nfoo\x00bar\n", "NUL"),  # PostgreSQL refuses NULs in text: never a 500
+        (b"\xff\xfe\x00p", "not UTF-8"),
+    ],
+)
+def test_an_unreadable_import_is_an_error_on_the_page_not_a_500(admin_client, content, message):
+    response = admin_client.post(BASE + "import/", {"file": SimpleUploadedFile("r.csv", content, "text/csv")})
+    assert response.status_code == 200 and message in response.content.decode()
+    assert not ProfanityPattern.objects.exists()
+
+
 def test_export_link_and_action(admin_client):
     ProfanityPattern.objects.create(pattern="scam", action="block", category="fraud")
     other = ProfanityPattern.objects.create(pattern="meh", action="warn", category="tone")

@@ -156,7 +156,7 @@ def test_names_cannot_be_hidden(db):
 # --- the regex guard and the admin's checks ----------------------------------------------------------
 
 
-@pytest.mark.parametrize("pattern", ["[", "foo(bar", "(a+)+", r"(\w*)*x", "(a|aa){2,}", r"(a)\1", "a|", ".*", "x" * 201])
+@pytest.mark.parametrize("pattern", ["[", "foo(bar", "(a+)+", r"(\w*)*x", "(a|aa){2,}", r"(a)\1", "a|", ".*", "x" * 201, "((a+))+", "(?:(a+))+b", "(?:x(?:y|zz))+"])
 def test_dangerous_or_invalid_regex_is_refused(pattern):
     with pytest.raises(ValidationError) as error:
         rules.pattern_clean(pattern=pattern, kind="regex")

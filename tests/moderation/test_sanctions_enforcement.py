@@ -102,6 +102,31 @@ def test_only_staff_sanction_and_not_themselves(crowd):
     assert not Sanction.objects.exists()
 
 
+def test_a_moderator_cannot_sanction_staff_or_a_superuser_but_a_superuser_can(client, crowd):
+    """A moderator (staff in the Moderators group) locking out an admin would be a takeover."""
+    from django.contrib.auth.models import Group
+
+    from agentwise.errors import Forbidden
+    from moderation.roles import MODERATORS
+    from tests.factories import StaffFactory
+
+    moderator = crowd["staff"]
+    moderator.groups.add(Group.objects.get(name=MODERATORS))
+    admin_user = StaffFactory(username="root", is_superuser=True)
+    other_mod = StaffFactory(username="mod2")
+    for target in (admin_user, other_mod):
+        with pytest.raises(Forbidden, match="Only a superuser sanctions staff"):
+            sanctions.sanction_create(actor=moderator, user=target, kind="suspend", reason="x")
+    client.force_login(moderator)
+    response = client.post(
+        "/admin/moderation/sanction/add/", {"user": admin_user.pk, "kind": "suspend", "reason": "takeover"}
+    )
+    assert response.status_code in (200, 403)  # the form's error, or refused outright
+    assert not Sanction.objects.exists()
+    sanctions.sanction_create(actor=admin_user, user=other_mod, kind="silence", reason="x")
+    assert Sanction.objects.filter(user=other_mod).exists()
+
+
 def test_the_check_costs_no_query_once_cached(crowd, django_assert_num_queries):
     sanctions.posting_check(actor=crowd["alice"], text="hello")
     with django_assert_num_queries(0):

@@ -13,9 +13,12 @@ from moderation.selectors import transparency_report
 
 def _day(value: str) -> datetime:
     try:
-        return datetime.combine(datetime.strptime(value, "%Y-%m-%d").date(), time.min, tzinfo=UTC)
+        day = datetime.strptime(value, "%Y-%m-%d").date()
     except ValueError:
         raise CommandError(f"{value!r} is not a date as YYYY-MM-DD.") from None
+    if not 2000 <= day.year <= 9000:  # the day after the last one must still be a date
+        raise CommandError(f"{value!r} is out of range (years 2000 to 9000).")
+    return datetime.combine(day, time.min, tzinfo=UTC)
 
 
 class Command(BaseCommand):
