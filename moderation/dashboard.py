@@ -69,13 +69,13 @@ def dashboard_tiles(*, now=None) -> list[Tile]:
         Tile(
             "Pending reports",
             queue["pending"],
-            f"{base}moderationitem/?status__exact=pending",
+            f"{base}moderationitem/?state=pending",  # the queue lists items, each with its reports
             hint=f"on {queue['pending_items']} item(s)",
         ),
         Tile("Reports today", queue["today"], f"{base}moderationitem/?created_at__gte={today.date().isoformat()}"),
-        Tile("Hidden items", _hidden_content_count(), f"{base}moderationitem/?status__exact=pending", hint="awaiting review"),
+        Tile("Hidden items", _hidden_content_count(), f"{base}moderationitem/?state=pending", hint="in the queue, awaiting review"),
         Tile("Active blocks", active_blocks(now).count(), f"{base}botdetection/?block=active"),
-        Tile("Active sanctions", active_sanctions(now).count(), f"{base}sanction/?lifted_at__isnull=True"),
+        Tile("Active sanctions", active_sanctions(now).count(), f"{base}sanction/?active=yes"),
     ]
 
 

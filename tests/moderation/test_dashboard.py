@@ -124,10 +124,25 @@ def test_the_index_costs_the_same_queries_with_more_data(client, superuser):
     assert len(many) == len(few)
 
 
-def test_tiles_link_into_the_filtered_lists(client, superuser):
+@time_machine.travel(NOW, tick=False)
+def test_tiles_link_into_lists_showing_what_they_count(client, superuser):
+    a, b = UserFactory(), UserFactory()
+    first = report("one", by=a)
+    first.status = ItemStatus.APPROVED  # resolved, then reported again: still pending as an item
+    first.save()
+    report("one", by=b)
+    report("two", by=a)
+    Sanction.objects.create(user=a, kind=SanctionKind.SILENCE, reason="r", expires_at=NOW + timedelta(days=1))
+    Sanction.objects.create(user=b, kind=SanctionKind.SILENCE, reason="r", expires_at=NOW - timedelta(days=1))
+    BotDetection.objects.create(ip_address="203.0.113.9", confidence_score=0.9, is_blocked=True, blocked_until=NOW + timedelta(minutes=5))
+    BotDetection.objects.create(ip_address="203.0.113.8", confidence_score=0.9, is_blocked=True, blocked_until=NOW - timedelta(minutes=5))
     html = index(client, superuser).content.decode()
-    assert 'href="/admin/moderation/moderationitem/?status__exact=pending"' in html
-    assert 'href="/admin/moderation/botdetection/?block=active"' in html
+    found = re.findall(r'<a href="([^"]+)"><span class="value" data-tile="([a-z-]+)">', html)
+    links = {tile: url.replace("&amp;", "&") for url, tile in found}
+    for tile, expected_rows in (("pending-reports", 2), ("active-blocks", 1), ("active-sanctions", 1)):
+        page = client.get(links[tile])
+        assert page.status_code == 200, tile  # an unknown lookup would redirect to ?e=1
+        assert page.context["cl"].result_count == expected_rows, tile
 
 
 def test_staff_without_a_moderation_role_see_no_figures(client):
