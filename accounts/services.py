@@ -109,19 +109,25 @@ def profile_fill_from_provider(*, user: User, provider: str, extra_data: dict) -
         values = {"full_name": extra_data.get("name") or "", "avatar_url": extra_data.get("picture") or ""}
     else:
         values = {}
-    changed = []
+    changed, flags = [], []
     for field, value in values.items():
         if not value or getattr(profile, field):
             continue
         model_field = Profile._meta.get_field(field)
         try:
             cleaned = model_field.clean(str(value)[: model_field.max_length or None], profile)
+            if field in SCREENED_PROFILE_FIELDS:  # the content rules, as for the profile form
+                screened = screen_text(actor=user, text=cleaned, field=field, surface="profile")
+                cleaned = screened.text
+                flags.append(screened)
         except ValidationError:
-            continue  # a provider value we cannot use is skipped, not fatal
+            continue  # a provider value we cannot use (or a rule refuses) is skipped, not fatal
         setattr(profile, field, cleaned)
         changed.append(field)
     if changed:
         profile.save(update_fields=[*changed, "updated_at"])
+    for screened in flags:
+        flag_after_save(screened=screened, content_type="profile", content_id=user.pk, author=user)
     return profile
 
 

@@ -150,3 +150,19 @@ def test_google_signup_creates_verified_user_with_name_and_avatar(client, google
     assert user.profile.avatar_url == GOOGLE_USER["picture"]
     me = client.get(reverse("api-me")).json()
     assert me["email"] == "grace@example.com" and me["username"]
+
+
+def test_a_github_profile_passes_the_content_rules_like_the_profile_form(client, github_configured):
+    """A bio a block rule refuses is left out (sign-up still works); a censored word is masked."""
+    from moderation.models import ProfanityPattern
+
+    ProfanityPattern.objects.create(pattern="automate", action="block", category="spam")
+    ProfanityPattern.objects.create(pattern="lisbon", action="censor", category="places")
+    with responses.RequestsMock() as rsps:
+        _mock_github(rsps)
+        response = _github_round_trip(client)
+    assert response.status_code == 302
+    profile = User.objects.get(email="octo@example.com").profile
+    assert profile.bio == ""  # refused by the rule: not copied
+    assert profile.location != "Lisbon" and profile.location.startswith("L")  # masked
+    assert profile.full_name == "Octo Dev"
