@@ -3,11 +3,12 @@
 from django.contrib import admin, messages
 
 from . import mail
+from .admin_base import ViewOnlyModelAdmin
 from .models import OutboundEmail
 
 
 @admin.register(OutboundEmail)
-class OutboundEmailAdmin(admin.ModelAdmin):
+class OutboundEmailAdmin(ViewOnlyModelAdmin):
     # No bodies: until sent they may hold sign-in and password-reset links meant for one person only.
     list_display = ["subject", "recipients", "kind", "status", "attempts", "created_at", "next_attempt_at", "sent_at"]
     list_filter = ["status", "kind", "created_at"]
@@ -29,14 +30,6 @@ class OutboundEmailAdmin(admin.ModelAdmin):
     def recipients(self, obj):
         return ", ".join(obj.to)
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def has_retry_permission(self, request):
         return request.user.has_perm("agentwise.change_outboundemail")

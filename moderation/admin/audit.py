@@ -13,6 +13,8 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
+from agentwise.admin_base import ViewOnlyModelAdmin
+
 from ..models import AuditLog
 
 CSV_COLUMNS = ["created_at", "actor_id", "actor", "action", "resource_type", "resource_id", "ip_address", "user_agent", "metadata"]
@@ -54,7 +56,7 @@ def audit_csv_rows(queryset):
 
 
 @admin.register(AuditLog)
-class AuditLogAdmin(admin.ModelAdmin):
+class AuditLogAdmin(ViewOnlyModelAdmin):
     list_display = ["created_at", "actor_link", "action", "resource", "ip_address"]
     list_filter = ["action", "resource_type", "created_at"]
     search_fields = ["actor__username", "actor__email", "=resource_id"]
@@ -66,16 +68,7 @@ class AuditLogAdmin(admin.ModelAdmin):
     readonly_fields = fields
     change_list_template = "admin/moderation/auditlog/change_list.html"
 
-    # Append-only: nobody, a superuser included, adds, edits or deletes rows here.
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
+    # Append-only (ViewOnlyModelAdmin): nobody, a superuser included, adds, edits or deletes rows here.
     def get_actions(self, request):
         return {}  # no "delete selected"
 

@@ -19,6 +19,7 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.text import Truncator
 
+from agentwise.admin_base import ViewOnlyModelAdmin
 from agentwise.errors import Refusal
 
 from .. import reports, sanctions, selectors
@@ -329,7 +330,7 @@ def _purge(modeladmin, request, queryset, users):
 
 
 @admin.register(ModerationDecision)
-class ModerationDecisionAdmin(admin.ModelAdmin):
+class ModerationDecisionAdmin(ViewOnlyModelAdmin):
     """Every outcome, manual or automatic: read-only (the transparency report counts these)."""
 
     list_display = ["created_at", "kind", "content_type", "content_id", "target_user", "moderator", "report_count", "short_reason"]
@@ -337,15 +338,6 @@ class ModerationDecisionAdmin(admin.ModelAdmin):
     search_fields = ["content_id", "reason", "target_user__username", "moderator__username"]
     list_select_related = ["target_user", "moderator"]
     date_hierarchy = "created_at"
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     @admin.display(description="Reason")
     def short_reason(self, obj):
