@@ -595,6 +595,8 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
             return
         if event.get("exclude_user") and event["exclude_user"] == str(self.user.pk):
             return  # the author's own copy came through their personal group
+        if event.get("exclude_staff") and self.user.is_staff:
+            return  # staff saw the moderated content all along (``events.message_shown``/``message_gone``)
         channel = event.get("channel")
         if channel is not None and channel not in self.joined:
             return  # left (or removed from) this channel while the frame was in flight
@@ -605,6 +607,8 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
             return  # stopped watching (or lost access) while the frame was in flight
         if event.get("exclude_user") and event["exclude_user"] == str(self.user.pk):
             return  # the author's own copy came through their personal group
+        if event.get("exclude_staff") and self.user.is_staff:
+            return  # staff saw the moderated reply all along (``events.forum_reply_shown``/``forum_reply_gone``)
         await self.send(text_data=event["text"])
 
     async def notification(self, event):

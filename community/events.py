@@ -143,6 +143,30 @@ def message_deleted(message: Message) -> None:
     )
 
 
+def _others_event(event: dict, author_id) -> dict:
+    """Marks a frame for the sockets of everyone but the content's author and staff (who see moderated
+    content all along): the consumers drop it on theirs."""
+    return {**event, "exclude_user": str(author_id) if author_id else None, "exclude_staff": True}
+
+
+def message_shown(message: Message) -> None:
+    """Content moderation kept from others became visible (approved): new to everyone else in the channel."""
+    payload = {"type": "message:new", "message": message_payload(message)}
+    _channel_send(message.channel_id, _others_event(group_event(payload, channel=message.channel_id), message.user_id))
+
+
+def message_gone(message: Message) -> None:
+    """Visible content moderation now keeps from others (hidden): deleted, as far as everyone else sees."""
+    payload = {"type": "message:deleted", "id": str(message.id), "channel": str(message.channel_id), "seq": message.seq}
+    _channel_send(message.channel_id, _others_event(group_event(payload, channel=message.channel_id), message.user_id))
+
+
+def _channel_send(channel_id, event: dict) -> None:
+    layer = get_channel_layer()
+    if layer is not None:
+        async_to_sync(layer.group_send)(channel_group(channel_id), event)
+
+
 def reaction_updated(message: Message, *, emoji: str, count: int, user_id, added: bool) -> None:
     message_broadcast(
         message,
@@ -244,3 +268,23 @@ def forum_reply_updated(reply) -> None:
 def forum_replies_updated(replies) -> None:
     for reply in replies:
         forum_reply_updated(reply)
+
+
+def _forum_others_send(reply, payload: dict) -> None:
+    layer = get_channel_layer()
+    if layer is not None:
+        event = {"type": "forum.event", "text": frame_text(payload), "post": str(reply.post_id)}
+        async_to_sync(layer.group_send)(forum_post_group(reply.post_id), _others_event(event, reply.author_id))
+
+
+def forum_reply_shown(reply) -> None:
+    """A reply moderation kept from others became visible (approved): a new ``forum:reply`` to the topic's
+    other watchers."""
+    _forum_others_send(reply, {"type": "forum:reply", "post": str(reply.post_id), "reply": forum_reply_payload(reply)})
+
+
+def forum_reply_gone(reply) -> None:
+    """A visible reply moderation now keeps from others (hidden): a tombstone (``deleted: true``, no content)
+    to the topic's other watchers, as a deletion looks."""
+    tombstone = {**forum_reply_payload(reply), "content": "", "content_html": "", "reactions": {}, "deleted": True}
+    _forum_others_send(reply, {"type": "forum:reply_updated", "post": str(reply.post_id), "reply": tombstone})

@@ -187,10 +187,13 @@ def message_edit(*, actor, message: Message, content: str) -> Message:
                 rule="community.view_channel", title=f"@{actor.username} mentioned you in #{message.channel.name}",
                 url="/community/",
             )
+        was_visible = message.moderation_state == ModerationState.VISIBLE
         message.content = screened.text
         message.moderation_state = state
         message.edited_at = timezone.now()
         message.save(update_fields=["content", "moderation_state", "edited_at"])
+        if message.parent_id is not None and was_visible != (state == ModerationState.VISIBLE):
+            _thread_recount(message.parent_id)  # a thread's count is what everyone sees
         gate.flag_after_save(screened=screened, content_type="message", content_id=message.pk, author=message.user)
         transaction.on_commit(lambda: events.message_edited(message))
     return message
@@ -207,6 +210,71 @@ def message_delete(*, actor, message: Message) -> Message:
         message.save(update_fields=["deleted_at"])
         transaction.on_commit(lambda: events.message_deleted(message))
     return message
+
+
+def _thread_recount(parent_id) -> None:
+    """A thread's ``reply_count`` and ``last_reply_at`` from its replies everyone sees (a deleted reply stays
+    counted, as ``message_delete`` leaves its tombstone in the thread). The parent row is locked first, so a
+    concurrent ``message_post`` (which bumps the count under the same lock) is either counted or adds after."""
+    list(Message.objects.select_for_update(no_key=True).filter(pk=parent_id).values_list("pk", flat=True))
+    seen = Message.objects.filter(parent_id=parent_id, moderation_state=ModerationState.VISIBLE)
+    aggregate = seen.aggregate(last=Max("created_at"))
+    Message.objects.filter(pk=parent_id).update(reply_count=seen.count(), last_reply_at=aggregate["last"])
+
+
+def _content_locked(obj):
+    """Re-reads a message, topic or reply under a row lock (a reply's topic first, as the forum services do)."""
+    if isinstance(obj, Message):
+        return Message.objects.select_for_update(of=("self",)).select_related("channel", "user", "user__profile").get(pk=obj.pk)
+    if isinstance(obj, ForumReply):
+        list(ForumPost.objects.select_for_update().filter(pk=obj.post_id).values_list("pk", flat=True))
+        related = ("post", "post__channel", "author", "author__profile")
+        return ForumReply.objects.select_for_update(of=("self",)).select_related(*related).get(pk=obj.pk)
+    if isinstance(obj, ForumPost):
+        return ForumPost.objects.select_for_update(of=("self",)).select_related("channel", "author", "author__profile").get(pk=obj.pk)
+    raise TypeError(f"No moderation state on {type(obj).__name__}.")
+
+
+def content_moderation_state_set(*, actor, obj, state: str, from_states=None) -> bool:
+    """Moves a message, topic or reply to moderation ``state`` (staff deciding, or ``actor=None`` for the
+    system's auto-hide), with every side effect of the content appearing or going away for others:
+
+    - the counters everyone sees: a forum topic's ``reply_count``/``last_reply_at`` for a reply, a chat
+      thread's for a thread reply;
+    - the topic's search vector (a reply's text finds the topic only while visible);
+    - frames after commit: content becoming visible goes out as new (``message:new``, ``forum:reply``) to
+      the sockets that could not see it before (everyone but its author and staff); content going away
+      goes to those sockets as deleted (``message:deleted``, a ``forum:reply_updated`` tombstone). Its
+      author and staff saw it all along, and still do: they get no frame. A topic has no live frames.
+
+    Only from ``from_states`` when given (a concurrent decision may have moved it). Returns whether the
+    state changed."""
+    if state not in ModerationState.values:
+        raise ValidationError({"state": f"One of {', '.join(ModerationState.values)}."})
+    if actor is not None:
+        require(actor, "moderation.moderate_content", message="Only staff moderate content.")
+    with transaction.atomic():
+        obj = _content_locked(obj)
+        before = obj.moderation_state
+        if before == state or (from_states is not None and before not in from_states):
+            return False
+        obj.moderation_state = state
+        obj.save(update_fields=["moderation_state"])
+        was_visible, visible = before == ModerationState.VISIBLE, state == ModerationState.VISIBLE
+        if was_visible == visible:
+            return True  # between states others never see: nothing changes for them
+        deleted = getattr(obj, "deleted_at", None) is not None
+        if isinstance(obj, Message):
+            if obj.parent_id is not None:
+                _thread_recount(obj.parent_id)
+            if not deleted:
+                transaction.on_commit(lambda: events.message_shown(obj) if visible else events.message_gone(obj))
+        elif isinstance(obj, ForumReply):
+            _forum_post_recount(obj.post_id)
+            forum_post_index(obj.post_id)
+            if not deleted:
+                transaction.on_commit(lambda: events.forum_reply_shown(obj) if visible else events.forum_reply_gone(obj))
+    return True
 
 
 def _checked_and_locked(actor, rule: str, message: Message, *, limit: str, refused: str) -> Message:

@@ -67,9 +67,7 @@ def report_create(*, actor, content_type: str, content_id, reason: str) -> tuple
     rate_limit_hit("moderation.report", actor.pk)
     try:
         with transaction.atomic():
-            model = _content_model(content_type)
-            if model is not None:  # serialises reports on one item: the N-th reporter is counted once
-                list(model.objects.select_for_update().filter(pk=content.content_id).values_list("pk", flat=True))
+            _content_lock(content)  # serialises reports on one item: the N-th reporter is counted once
             item = ModerationItem.objects.create(
                 content_type=content_type, content_id=content.content_id, content_author=content.author,
                 content_excerpt=content.excerpt, source=ItemSource.REPORT, reported_by=actor, reason=reason,
@@ -83,19 +81,48 @@ def report_create(*, actor, content_type: str, content_id, reason: str) -> tuple
     return item, True
 
 
+def _content_lock(content: ReportedContent) -> None:
+    """Locks the reported row, in the community services' order (a reply's topic before the reply), so a
+    report racing a reply's edit or an auto-hide's recount cannot deadlock."""
+    from community.models import ForumPost
+
+    model = _content_model(content.content_type)
+    if model is None:
+        return
+    if content.content_type == ReportedType.FORUM_REPLY:
+        list(ForumPost.objects.select_for_update().filter(pk=content.obj.post_id).values_list("pk", flat=True))
+    list(model.objects.select_for_update().filter(pk=content.content_id).values_list("pk", flat=True))
+
+
+def _trusted_reporters(content: ReportedContent) -> int:
+    """The distinct members with an open report on the item who are past the new-user limits: three fresh
+    accounts report into the queue like anyone, but cannot hide someone's content by themselves."""
+    from django.contrib.auth import get_user_model
+
+    from .sanctions import is_new_user_limited
+
+    ids = ModerationItem.objects.filter(content_type=content.content_type, content_id=str(content.content_id),
+                                        status=ItemStatus.PENDING, reported_by__isnull=False).values("reported_by")
+    return sum(not is_new_user_limited(user) for user in get_user_model().objects.filter(pk__in=ids))
+
+
 def _auto_hide(content: ReportedContent) -> None:
-    """Hides reported content once enough distinct members report it (call under the content's row lock)."""
+    """Hides reported content once enough distinct members past the new-user limits report it (call under
+    the content's row lock), through ``community.services.content_moderation_state_set``: counters,
+    search index and frames follow."""
+    from community import services as community
     from community.models import ModerationState
 
     if not content.has_state:
         return  # a profile has no visibility state: it waits in the queue
-    reporters = selectors.distinct_open_reporters(content_type=content.content_type, content_id=content.content_id)
+    if selectors.distinct_open_reporters(content_type=content.content_type,
+                                         content_id=content.content_id) < settings.MODERATION_AUTO_HIDE_REPORTS:
+        return  # not enough reporters of any standing: no need to look at theirs
+    reporters = _trusted_reporters(content)
     if reporters < settings.MODERATION_AUTO_HIDE_REPORTS:
         return
-    model = _content_model(content.content_type)
-    if not model.objects.filter(pk=content.content_id, moderation_state=ModerationState.VISIBLE).update(
-        moderation_state=ModerationState.HIDDEN
-    ):
+    if not community.content_moderation_state_set(actor=None, obj=content.obj, state=ModerationState.HIDDEN,
+                                                  from_states={ModerationState.VISIBLE}):
         return  # already hidden (or held, or shadowed): nothing more to hide
     pending = ModerationItem.objects.filter(content_type=content.content_type, content_id=content.content_id,
                                             status=ItemStatus.PENDING)
@@ -156,15 +183,18 @@ def _content_remove(*, actor, content: ReportedContent) -> bool:
     return True
 
 
-def _state_restore(content: ReportedContent | None) -> bool:
-    """Approving hidden content shows it again (only ``hidden``: reports hid it; rules' states are theirs)."""
+def _state_restore(*, actor, content: ReportedContent | None) -> bool:
+    """Approving shows the content: hidden by reports, or held by a ``require_approval`` rule (``pending``).
+    A shadowban's ``shadowed`` stays (it is the author's standing, not this item's). Through
+    ``community.services.content_moderation_state_set``: counters, search index and frames follow."""
+    from community import services as community
     from community.models import ModerationState
 
     if content is None or not content.has_state:
         return False
-    model = _content_model(content.content_type)
-    return bool(model.objects.filter(pk=content.content_id, moderation_state=ModerationState.HIDDEN).update(
-        moderation_state=ModerationState.VISIBLE))
+    return community.content_moderation_state_set(
+        actor=actor, obj=content.obj, state=ModerationState.VISIBLE,
+        from_states={ModerationState.HIDDEN, ModerationState.PENDING})
 
 
 def item_resolve(
@@ -200,7 +230,7 @@ def item_resolve(
                 _resolving.reset(token)
             kind, status = DecisionKind.REMOVE, ItemStatus.REMOVED
         else:
-            _state_restore(content)
+            _state_restore(actor=actor, content=content)
             kind, status = DecisionKind.APPROVE, ItemStatus.APPROVED
         for item in items:
             item.status, item.moderator, item.resolved_at = status, actor, now
