@@ -36,7 +36,7 @@ logger = logging.getLogger(__name__)
 # combine like independent evidence, score = 1 - prod(1 - weight * strength), so weak signals add up
 # but none reaches 1 on its own, and a human who trips one (a typo 404, curl) stays well below.
 WEIGHTS: dict[str, float] = {
-    "rate": 1.0,  # requests in the window, from half of MODERATION_BOT_MAX_REQUESTS (0) to all of it (1)
+    "rate": 1.0,  # requests in the window (not signed-in API calls), from half of MODERATION_BOT_MAX_REQUESTS (0) to all (1)
     "error_share": 0.5,  # share of 4xx/5xx answers, from 50% (0) to 90% (1), once there are enough requests
     "not_found_burst": 0.5,  # 404s in the window, up to MODERATION_BOT_NOT_FOUND_BURST
     "scanner_paths": 0.7,  # requests for /wp-login.php, /.env, /.git/...: 5 or more is full strength
@@ -76,9 +76,11 @@ _REQUEST_SIGNALS = "_bot_signals"  # extra counts (failed sign-ins, honeypots) n
 def request_signals(*, path: str, status: int, user_agent: str, authenticated: bool = False) -> dict[str, int]:
     """The counts one request adds to its windows. A signed-in caller (session or API key) answers for
     its errors and its client's name: an API client's 400s and 404s, or a script's python-requests
-    agent, are normal use (the API's own per-user throttles bound them), so only the rate and the
-    scanners' traces count against it."""
+    agent, are normal use, and so is an API client's pace: the API's per-user throttles (429) bound it.
+    A signed-in session's page rate, and scanners' traces (paths, tools), still count."""
     counts = {"requests": 1}
+    if authenticated and path.startswith("/api/"):
+        counts["throttled"] = 1  # the API's per-user throttle paces it: not our rate signal's business
     if status >= 400 and not authenticated:
         counts["errors"] = 1
     if status == 404 and not authenticated:
@@ -100,11 +102,12 @@ def _clamp(value: float) -> float:
 def signal_strengths(counts: dict[str, float]) -> dict[str, float]:
     """Each signal's strength (0..1) from one window's counts."""
     n = counts.get("requests", 0)
+    paced = n - counts.get("throttled", 0)  # signed-in API traffic has the API's per-user throttles
     limit = settings.MODERATION_BOT_MAX_REQUESTS
     share = (lambda key: counts.get(key, 0) / n) if n else (lambda key: 0.0)
     enough = n >= settings.MODERATION_BOT_MIN_REQUESTS
     return {
-        "rate": _clamp((n - limit / 2) / (limit / 2)),
+        "rate": _clamp((paced - limit / 2) / (limit / 2)),
         "error_share": _clamp((share("errors") - 0.5) / 0.4) if enough else 0.0,
         "not_found_burst": _clamp(counts.get("not_found", 0) / settings.MODERATION_BOT_NOT_FOUND_BURST),
         "scanner_paths": _clamp(counts.get("scanner_paths", 0) / 5),

@@ -89,6 +89,18 @@ def test_the_request_rate_alone_blocks(settings):
     assert BotDetection.objects.get().request_pattern["signals"]["rate"] > 0.8
 
 
+def test_a_busy_signed_in_api_client_is_paced_by_the_api_throttle_not_blocked(settings):
+    """The same pace from an API key is the API's to bound (429 from its throttle, for a moment), never a
+    60-minute block of the address."""
+    from tests.factories import make_api_key
+
+    settings.MODERATION_BOT_MAX_REQUESTS = 40
+    _, secret = make_api_key(UserFactory())
+    cli = Client(REMOTE_ADDR="192.0.2.46", HTTP_USER_AGENT="agentwise-cli/1.0", HTTP_AUTHORIZATION=f"Bearer {secret}")
+    assert {cli.get("/api/projects/").status_code for _ in range(80)} == {200}
+    assert not BotDetection.objects.exists()
+
+
 def test_health_endpoints_are_served_to_a_blocked_address():
     flood(scanner())
     assert scanner().get("/wp-login.php").status_code == 429
