@@ -5,6 +5,7 @@ Skipped without Debian's chromium, as ``test_browser.py``; CI installs it and ru
 """
 
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 
 import pytest
 from django.conf import settings
@@ -22,6 +23,21 @@ pytestmark = [
         CHROMIUM is None, reason="Debian chromium is not installed (apt-get install chromium)"
     ),
 ]
+
+
+@contextmanager
+def signed_in_page(server, cookie):
+    """A Chromium page on the daphne server, signed in with ``cookie``; closed afterwards."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        try:
+            context = browser.new_context()
+            context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "value": cookie, "url": server.url}])
+            yield context.new_page()
+        finally:
+            browser.close()
 
 
 def _off_the_event_loop(function, **kwargs):
@@ -44,7 +60,7 @@ def server(tmp_path):
 
 
 def test_forum_channel_lists_topics_and_the_topic_page_previews_and_posts_a_reply(server):
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     forum = Channel.objects.create(name="help", type="forum", category="Forums")
     author = UserFactory(username="author")
@@ -54,40 +70,33 @@ def test_forum_channel_lists_topics_and_the_topic_page_previews_and_posts_a_repl
     ada = UserFactory(username="ada")
     cookie = session_cookie_for(ada)
 
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
-        try:
-            context = browser.new_context()
-            context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "value": cookie, "url": server.url}])
-            page = context.new_page()
-            page.goto(f"{server.url}/community/#{forum.pk}")
-            expect(page.locator("#channel-title")).to_contain_text("help", timeout=15_000)
-            topic_link = page.locator("#messages .forum-topic-item a").first
-            expect(topic_link).to_have_text(
-                "How do I <deploy>?", timeout=10_000
-            )  # a title is text, never markup
-            expect(page.locator("#composer")).to_be_hidden()  # not a chat
-            expect(page.locator("#messages .forum-links a", has_text="New topic")).to_have_attribute(
-                "href", f"/forum/{forum.pk}/new/"
-            )
+    with signed_in_page(server, cookie) as page:
+        page.goto(f"{server.url}/community/#{forum.pk}")
+        expect(page.locator("#channel-title")).to_contain_text("help", timeout=15_000)
+        topic_link = page.locator("#messages .forum-topic-item a").first
+        expect(topic_link).to_have_text(
+            "How do I <deploy>?", timeout=10_000
+        )  # a title is text, never markup
+        expect(page.locator("#composer")).to_be_hidden()  # not a chat
+        expect(page.locator("#messages .forum-links a", has_text="New topic")).to_have_attribute(
+            "href", f"/forum/{forum.pk}/new/"
+        )
 
-            topic_link.click()
-            page.wait_for_url(
-                f"{server.url}{post.get_absolute_url()}"
-            )  # the short link redirected to the canonical one
-            expect(page.locator("h1")).to_contain_text("How do I <deploy>?")
+        topic_link.click()
+        page.wait_for_url(
+            f"{server.url}{post.get_absolute_url()}"
+        )  # the short link redirected to the canonical one
+        expect(page.locator("h1")).to_contain_text("How do I <deploy>?")
 
-            page.locator("#id_content").fill("Use **daphne**:\n\n```python\nprint('<script>')\n```")
-            page.locator("[data-preview-button]").click()
-            output = page.locator("[data-preview-output]")
-            expect(output.locator("strong")).to_have_text("daphne", timeout=10_000)
-            expect(output.locator("pre.highlight code.language-python span.nb")).to_have_text("print")
-            assert output.locator("script").count() == 0
-            page.locator("#reply button[type=submit]").click()
-            page.wait_for_url(f"{server.url}{post.get_absolute_url()}#reply-*")
-            expect(page.locator(".forum-reply .forum-body strong")).to_have_text("daphne")
-        finally:
-            browser.close()
+        page.locator("#id_content").fill("Use **daphne**:\n\n```python\nprint('<script>')\n```")
+        page.locator("[data-preview-button]").click()
+        output = page.locator("[data-preview-output]")
+        expect(output.locator("strong")).to_have_text("daphne", timeout=10_000)
+        expect(output.locator("pre.highlight code.language-python span.nb")).to_have_text("print")
+        assert output.locator("script").count() == 0
+        page.locator("#reply button[type=submit]").click()
+        page.wait_for_url(f"{server.url}{post.get_absolute_url()}#reply-*")
+        expect(page.locator(".forum-reply .forum-body strong")).to_have_text("daphne")
 
     assert ForumReply.objects.get(post=post).author_id == ada.pk
 
@@ -95,7 +104,7 @@ def test_forum_channel_lists_topics_and_the_topic_page_previews_and_posts_a_repl
 def test_a_reply_posted_elsewhere_appears_live_on_an_open_topic_page(server):
     """forum_live.js: the page watches its topic over /ws/; a reply made through the service (as the API
     or another browser would) shows up without a reload, its markup sanitised and its name as text."""
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     forum = Channel.objects.create(name="help", type="forum", category="Forums")
     author = UserFactory(username="author")
@@ -103,32 +112,25 @@ def test_a_reply_posted_elsewhere_appears_live_on_an_open_topic_page(server):
     reader = UserFactory(username="reader")
     cookie = session_cookie_for(reader)
 
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
-        try:
-            context = browser.new_context()
-            context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "value": cookie, "url": server.url}])
-            page = context.new_page()
-            page.goto(f"{server.url}{post.get_absolute_url()}")
-            expect(page.locator("#forum-no-replies")).to_be_visible()
-            expect(page.locator("#forum-replies")).to_have_attribute("data-live", "on", timeout=15_000)
+    with signed_in_page(server, cookie) as page:
+        page.goto(f"{server.url}{post.get_absolute_url()}")
+        expect(page.locator("#forum-no-replies")).to_be_visible()
+        expect(page.locator("#forum-replies")).to_have_attribute("data-live", "on", timeout=15_000)
 
-            reply = _off_the_event_loop(
-                forum_reply_create,
-                actor=author,
-                post=post,
-                content='Try **this**<img src=x onerror="document.title=\'pwned\'"> and <script>x()</script>',
-            )
-            live = page.locator(f"#reply-{reply.pk}")
-            expect(live.locator(".forum-body strong")).to_have_text("this", timeout=10_000)
-            expect(live.locator(".forum-topic-meta a").first).to_have_text("@author")
-            expect(page.locator("#forum-no-replies")).to_have_count(0)
-            assert live.locator("script").count() == 0
-            assert live.locator("[onerror]").count() == 0
-            assert page.title() != "pwned"
+        reply = _off_the_event_loop(
+            forum_reply_create,
+            actor=author,
+            post=post,
+            content='Try **this**<img src=x onerror="document.title=\'pwned\'"> and <script>x()</script>',
+        )
+        live = page.locator(f"#reply-{reply.pk}")
+        expect(live.locator(".forum-body strong")).to_have_text("this", timeout=10_000)
+        expect(live.locator(".forum-topic-meta a").first).to_have_text("@author")
+        expect(page.locator("#forum-no-replies")).to_have_count(0)
+        assert live.locator("script").count() == 0
+        assert live.locator("[onerror]").count() == 0
+        assert page.title() != "pwned"
 
-            _off_the_event_loop(forum_solution_mark, actor=author, reply=reply)  # an update changes the reply in place
-            expect(live.locator(".badge-solved")).to_have_text("✓ Solution", timeout=10_000)
-            expect(page.locator(f"#reply-{reply.pk}")).to_have_count(1)
-        finally:
-            browser.close()
+        _off_the_event_loop(forum_solution_mark, actor=author, reply=reply)  # an update changes the reply in place
+        expect(live.locator(".badge-solved")).to_have_text("✓ Solution", timeout=10_000)
+        expect(page.locator(f"#reply-{reply.pk}")).to_have_count(1)
