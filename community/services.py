@@ -20,7 +20,7 @@ from django.utils import timezone
 from agentwise.access import can, require
 from agentwise.errors import Refusal
 from agentwise.ratelimits import rate_limit_hit
-from moderation import gate
+from moderation import gate, sanctions
 from moderation.audit import audit_record
 
 from . import events, mentions
@@ -595,7 +595,8 @@ def _forum_post_screen(actor, *, title: str, content: str):
     """A topic's text and title through the gate: sanctions and new-user limits (a link in the title is
     refused on ``title``) and the rules, on both fields."""
     content_s = gate.screen_post(actor=actor, text=content, field="content", surface="forum_post")
-    title_s = gate.screen_post(actor=actor, text=title, field="title", surface="forum_post")
+    sanctions.new_user_link_check(actor=actor, text=title, field="title")
+    title_s = gate.screen_text(actor=actor, text=title, field="title", surface="forum_post", can_hide=True)
     return title_s, content_s, gate.screened_combine(content_s, title_s)
 
 

@@ -182,15 +182,26 @@ def posting_check(*, actor, text: str, field: str = "content", surface: str = ""
         per_hour, reason = strictest["posts_per_hour"], strictest["reason"]
     if is_new_user_limited(actor, now=now):
         days = settings.MODERATION_NEW_USER_DAYS
-        if text and _LINK_OR_IMAGE.search(text):
-            raise ValidationError({field: (
-                f"New accounts cannot post links or images during their first {days} days "
-                "(or for a while after a moderator acted on their content)."
-            )})
+        _refuse_links(text, field=field)
         if per_hour is None or settings.MODERATION_NEW_USER_POST_RATE < per_hour:
             per_hour, reason = settings.MODERATION_NEW_USER_POST_RATE, f"New accounts post at most {settings.MODERATION_NEW_USER_POST_RATE} times an hour for their first {days} days."
     if per_hour is not None:
         _hourly_check(actor, per_hour=per_hour, reason=reason, now=now)
+
+
+def _refuse_links(text: str, *, field: str) -> None:
+    if text and _LINK_OR_IMAGE.search(text):
+        raise ValidationError({field: (
+            f"New accounts cannot post links or images during their first {settings.MODERATION_NEW_USER_DAYS} days "
+            "(or for a while after a moderator acted on their content)."
+        )})
+
+
+def new_user_link_check(*, actor, text: str, field: str) -> None:
+    """The new-user link rule alone, for a second field of one post (a topic's title): the post itself
+    passes ``posting_check`` once."""
+    if actor is not None and actor.is_authenticated and is_new_user_limited(actor):
+        _refuse_links(text, field=field)
 
 
 def _hourly_check(actor, *, per_hour: int, reason: str, now: datetime) -> None:
