@@ -10,6 +10,8 @@ from django.db import models, transaction
 from django.db.models.functions import Lower
 from django.utils import timezone
 
+from billing.plans import SubscriptionStatus, SubscriptionTier
+
 from .notification_kinds import CHOOSABLE_CHOICES
 from .validators import UsernameValidator
 
@@ -100,21 +102,6 @@ class User(AbstractBaseUser, PermissionsMixin):
                 Profile.objects.get_or_create(user=self)
 
 
-class SubscriptionTier(models.TextChoices):
-    FREE = "free", "Free"
-    PRO = "pro", "Pro"
-    ENTERPRISE = "enterprise", "Enterprise"
-
-
-class SubscriptionStatus(models.TextChoices):
-    ACTIVE = "active", "Active"
-    TRIALING = "trialing", "Trialing"
-    PAST_DUE = "past_due", "Past due"
-    CANCELED = "canceled", "Canceled"
-    INCOMPLETE = "incomplete", "Incomplete"
-    UNPAID = "unpaid", "Unpaid"
-
-
 def avatar_upload_to(profile: Profile, filename: str) -> str:
     ext = filename.rsplit(".", 1)[-1].lower() if "." in filename else "png"
     return f"avatars/{profile.user_id}/{uuid.uuid4().hex[:12]}.{ext}"
@@ -147,6 +134,9 @@ class Profile(models.Model):
         max_length=50, choices=SubscriptionStatus.choices, default=SubscriptionStatus.ACTIVE, db_index=True
     )
     stripe_customer_id = models.CharField(max_length=255, blank=True, db_index=True)
+    subscription_grace_until = models.DateTimeField(
+        null=True, blank=True, help_text="While past due, the paid plan holds until then (BILLING_GRACE_DAYS)."
+    )
     metadata = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

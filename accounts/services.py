@@ -15,12 +15,13 @@ from agentwise.access import can, require
 from agentwise.errors import Forbidden
 from agentwise.integrity import unique_error
 from agentwise.ratelimits import rate_limit_hit
+from billing.plans import SubscriptionTier
 from moderation.audit import audit_record
 from moderation.gate import flag_after_save, screen_text
 
 from . import events
 from .credentials import CONSOLE, Credential
-from .models import ApiKey, Notification, NotificationPreference, Profile, SubscriptionTier, User, UserMute
+from .models import ApiKey, Notification, NotificationPreference, Profile, User, UserMute
 from .notification_kinds import CHOOSABLE, KINDS
 from .selectors import notification_deliveries
 

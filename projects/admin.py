@@ -12,12 +12,11 @@ from django.template.response import TemplateResponse
 
 from agentwise.errors import Refusal
 
-from . import limits, services
+from . import services
 from .models import (
     AgentExecution,
     Budget,
     ModelPrice,
-    PlanLimit,
     Project,
     ProjectCollaborator,
     ProjectUsage,
@@ -200,15 +199,6 @@ class ProjectUsageAdmin(admin.ModelAdmin):
 class ModelPriceAdmin(admin.ModelAdmin):
     list_display = ["model", "input_per_mtok", "output_per_mtok", "cached_input_per_mtok", "updated_at"]
     search_fields = ["model"]
-
-
-@admin.register(PlanLimit)
-class PlanLimitAdmin(admin.ModelAdmin):
-    list_display = ["tier", "max_active_projects", "max_collaborators_per_project", "executions_per_month", "api_calls_per_day"]
-
-    def save_model(self, request, obj, form, change):
-        super().save_model(request, obj, form, change)
-        limits.plan_limits_changed(obj.tier)
 
 
 @admin.register(Budget)

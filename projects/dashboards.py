@@ -6,7 +6,9 @@ from django.core.cache import cache
 from django.db.models import Q
 from django.utils import timezone
 
-from . import limits, metering
+from billing import limits
+
+from . import metering
 from .models import Project, ProjectStatus, UsageMetric
 from .services import usage_cache_version
 

@@ -1,4 +1,4 @@
-"""Projects, collaborators, agent executions, usage metering, model prices, plan limits and budgets."""
+"""Projects, collaborators, agent executions, usage metering, model prices, and budgets (plans are billing's)."""
 
 from __future__ import annotations
 
@@ -249,22 +249,6 @@ class ModelPrice(models.Model):
 
     def __str__(self) -> str:
         return self.model
-
-
-class PlanLimit(models.Model):
-    """What each subscription tier allows; blank means unlimited. Editable in the admin."""
-
-    tier = models.CharField(max_length=50, unique=True)
-    max_active_projects = models.PositiveIntegerField(null=True, blank=True)
-    max_collaborators_per_project = models.PositiveIntegerField(null=True, blank=True)
-    executions_per_month = models.PositiveIntegerField(null=True, blank=True)
-    api_calls_per_day = models.PositiveIntegerField(null=True, blank=True)
-
-    class Meta:
-        ordering = ["tier"]
-
-    def __str__(self) -> str:
-        return f"{self.tier} plan limits"
 
 
 class BudgetMetric(models.TextChoices):

@@ -1,6 +1,4 @@
-"""Reference rows every installation starts with: plan limits and model prices (staff edit both)."""
-
-from .limits import DEFAULT_PLAN_LIMITS
+"""Reference rows every installation starts with: model prices (staff edit them). Plan limits are billing's."""
 
 STARTING_PRICES = [
     # model, input, output, cached input — USD per million tokens; starting values, edit in the admin.
@@ -14,14 +12,10 @@ STARTING_PRICES = [
 ]
 
 
-def ensure_reference_data(plan_limit_model=None, model_price_model=None) -> None:
-    """Creates missing rows, never overwriting staff edits. Model classes may come from a migration."""
-    if plan_limit_model is None or model_price_model is None:
-        from .models import ModelPrice, PlanLimit
-
-        plan_limit_model, model_price_model = PlanLimit, ModelPrice
-    for tier, values in DEFAULT_PLAN_LIMITS.items():
-        plan_limit_model.objects.get_or_create(tier=tier, defaults=values)
+def ensure_model_prices(model_price_model=None) -> None:
+    """Creates missing rows, never overwriting staff edits. The model class may come from a migration."""
+    if model_price_model is None:
+        from .models import ModelPrice as model_price_model
     for model, input_price, output_price, cached_price in STARTING_PRICES:
         model_price_model.objects.get_or_create(
             model=model,

@@ -1,6 +1,6 @@
 """Writes for projects: projects, collaborators, executions, budgets. Every door calls these.
 
-Each service checks permissions (``projects/permissions.py``) and plan limits (``projects/limits.py``),
+Each service checks permissions (``projects/permissions.py``) and plan limits (``billing/limits.py``),
 changes state in one transaction, meters usage with single atomic upserts (``projects/metering.py``),
 queues emails in the outbox (sent after commit) and sends realtime events only after commit.
 """
@@ -22,10 +22,11 @@ from agentwise.errors import NotFound, Refusal
 from agentwise.integrity import unique_error
 from agentwise.mail import email_enqueue, templated_email
 from agentwise.ratelimits import rate_limit_hit
+from billing import limits
 from moderation.audit import audit_record
 from moderation.gate import flag_after_save, screen_text
 
-from . import limits, metering
+from . import metering
 from .models import (
     AgentExecution,
     Budget,
@@ -100,7 +101,7 @@ def project_create(*, actor, data: dict) -> Project:
     """Creates a project owned by ``actor`` (any ``user``/owner in ``data`` is ignored)."""
     require(actor, "projects.add_project", message="You cannot create projects.")
     _lock_user(actor)
-    limits.require_below(user=actor, limit="max_active_projects", current=_active_project_count(actor))
+    limits.require_within(user=actor, limit="max_active_projects", count=_active_project_count(actor) + 1)
     values = _project_values(data)
     screened = _name_screen(actor, values)
     project = Project(user=actor, **values)
@@ -128,8 +129,8 @@ def project_update(*, actor, project: Project, data: dict, as_moderator: bool = 
             raise ValidationError({"status": "Use DELETE to delete a project; status can be active or archived."})
         if new_status == ProjectStatus.ACTIVE:
             _lock_user(project.user)
-            limits.require_below(
-                user=project.user, limit="max_active_projects", current=_active_project_count(project.user)
+            limits.require_within(
+                user=project.user, limit="max_active_projects", count=_active_project_count(project.user) + 1
             )
         project.status = new_status
         changed.append("status")
@@ -179,7 +180,7 @@ def project_restore(*, actor, project: Project, as_moderator: bool = False) -> P
     restored_status = project.status_before_delete or ProjectStatus.ACTIVE
     if restored_status == ProjectStatus.ACTIVE:
         _lock_user(project.user)
-        limits.require_below(user=project.user, limit="max_active_projects", current=_active_project_count(project.user))
+        limits.require_within(user=project.user, limit="max_active_projects", count=_active_project_count(project.user) + 1)
     project.status = restored_status
     project.deleted_at = None
     project.status_before_delete = ""
@@ -201,7 +202,7 @@ def project_transfer(*, actor, project: Project, new_owner, as_moderator: bool =
         raise ValidationError({"user": "The new owner must be a collaborator who accepted their invitation."})
     if project.status == ProjectStatus.ACTIVE:
         _lock_user(new_owner)
-        limits.require_below(user=new_owner, limit="max_active_projects", current=_active_project_count(new_owner))
+        limits.require_within(user=new_owner, limit="max_active_projects", count=_active_project_count(new_owner) + 1)
     old_owner = project.user
     membership.delete()
     ProjectCollaborator.objects.create(
@@ -276,10 +277,10 @@ def collaborator_invite(
                         project=project, email=email, role=existing.role, invited_by=actor
                     )
                 raise unique_error(ProjectCollaborator, "projects_collaborator_unique")
-            limits.require_below(
+            limits.require_within(
                 user=project.user,
                 limit="max_collaborators_per_project",
-                current=ProjectCollaborator.objects.filter(project=project).count(),
+                count=ProjectCollaborator.objects.filter(project=project).count() + 1,
             )
             collaborator = ProjectCollaborator.objects.create(
                 project=project, user=invitee, email=email, role=role, invited_by=actor
@@ -556,12 +557,7 @@ def _execution_create(*, actor, project: Project, data: dict, idempotency_key: s
     # Count first, in the same statement that locks the counter row: concurrent reports serialise here,
     # so the monthly limit is exact, and a refusal rolls the increment back with everything else.
     counters = metering.usage_increment(user_id=actor.pk, counts={"executions": 1})
-    allowed = limits.plan_limits_for(actor).get("executions_per_month")
-    month_count = counters[("executions", "month")]
-    if allowed is not None and month_count > allowed:
-        raise limits.plan_limit_refusal(
-            user=actor, limit="executions_per_month", allowed=allowed, current=month_count - 1
-        )
+    limits.require_within(user=actor, limit="executions_per_month", count=counters[("executions", "month")])
     metering.project_usage_increment(project_id=project.pk, executions=1)
     now = timezone.now()
     execution = AgentExecution(

@@ -7,7 +7,8 @@ from django.core.cache import cache
 from rest_framework.test import APIClient
 
 from agentwise.celery import app as celery_app
-from projects.reference import ensure_reference_data
+from billing.plans import ensure_plan_limits
+from projects.reference import ensure_model_prices
 from tests import clock
 from tests.factories import StaffFactory, UserFactory, make_api_key
 
@@ -127,7 +128,8 @@ def _celery_eager():
 def django_db_setup(django_db_setup, django_db_blocker):
     """Reference rows from data migrations, again: a reused test database may have been flushed."""
     with django_db_blocker.unblock():
-        ensure_reference_data()
+        ensure_plan_limits()
+        ensure_model_prices()
     yield
     # Async tests leave connections open in asgiref's worker threads (and subprocesses may linger);
     # close them so the test database can be dropped.
@@ -145,7 +147,8 @@ def django_db_setup(django_db_setup, django_db_blocker):
 @pytest.fixture
 def reference_data(transactional_db):
     """For transactional tests, whose flush removes the rows the migrations seeded."""
-    ensure_reference_data()
+    ensure_plan_limits()
+    ensure_model_prices()
 
 
 @pytest.fixture

@@ -307,7 +307,7 @@ EDITABLE_STATUSES = (CampaignStatus.DRAFT, CampaignStatus.SCHEDULED)
 def campaign_check(*, campaign: Campaign | None, fields: dict) -> dict:
     """Validates a draft's fields (errors keyed by field) and returns them cleaned. A subject alone is a
     valid draft; whether it can be *sent* is ``campaign_check_sendable``."""
-    from accounts.models import SubscriptionTier
+    from billing.plans import SubscriptionTier
 
     errors: dict[str, list[str]] = {}
     cleaned = dict(fields)

@@ -3,9 +3,11 @@
 from django.db import migrations
 
 def add_defaults(apps, schema_editor):
-    from projects.reference import ensure_reference_data
+    from billing.plans import ensure_plan_limits
+    from projects.reference import ensure_model_prices
 
-    ensure_reference_data(apps.get_model("projects", "PlanLimit"), apps.get_model("projects", "ModelPrice"))
+    ensure_plan_limits(apps.get_model("projects", "PlanLimit"))
+    ensure_model_prices(apps.get_model("projects", "ModelPrice"))
 
 
 def add_name_trigram_index(apps, schema_editor):

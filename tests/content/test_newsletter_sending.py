@@ -12,7 +12,7 @@ from django.core.exceptions import ValidationError
 from django.core.management import call_command
 from django.utils import timezone
 
-from accounts.models import SubscriptionTier
+from billing.plans import SubscriptionTier
 from content.models import Campaign, CampaignStatus, Delivery, DeliveryStatus, SubscriberStatus
 from content.newsletter import sending, services
 from content.tasks import newsletter_batch_task, newsletter_tick_task

@@ -9,9 +9,10 @@ import pytest
 from django.db import connection, connections
 from rest_framework.test import APIClient
 
+from billing.limits import plan_limits_changed
+from billing.models import PlanLimit
 from projects import metering, services
-from projects.limits import plan_limits_changed
-from projects.models import AgentExecution, PlanLimit, ProjectUsage
+from projects.models import AgentExecution, ProjectUsage
 from tests import clock
 from tests.factories import UserFactory
 

@@ -8,9 +8,10 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from accounts.models import Notification
+from billing.limits import plan_limits_changed
+from billing.models import PlanLimit
 from projects import metering, services
-from projects.limits import plan_limits_changed
-from projects.models import AgentExecution, PlanLimit, ProjectUsage, UsageMetric
+from projects.models import AgentExecution, ProjectUsage, UsageMetric
 from tests import clock
 
 from .conftest import finished_run
