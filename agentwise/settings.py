@@ -530,6 +530,14 @@ STRIPE_PUBLISHABLE_KEY = env.str("STRIPE_PUBLISHABLE_KEY", default="")
 DJSTRIPE_WEBHOOK_SECRET = env.str("DJSTRIPE_WEBHOOK_SECRET", default="")
 DJSTRIPE_FOREIGN_KEY_TO_FIELD = "id"
 DJSTRIPE_USE_NATIVE_JSONFIELD = True
+# Where the stripe library sends API calls: Stripe itself, or stripe-mock / a test double on 127.0.0.1.
+STRIPE_API_BASE = env.str("STRIPE_API_BASE", default="https://api.stripe.com")
+# A past-due subscription keeps its paid plan this many days, then the account falls back to Free.
+BILLING_GRACE_DAYS = env.int("BILLING_GRACE_DAYS", default=7)
+CELERY_BEAT_SCHEDULE["billing-grace-periods"] = {
+    "task": "billing.tasks.grace_periods_expire_task",
+    "schedule": 60 * 60,  # hourly; the limits apply Free at the grace period's end even before this runs
+}
 
 # --- Moderation (docs/moderation.md) -------------------------------------------------------------
 # Audit log (docs/audit-log.md)
@@ -589,6 +597,7 @@ LOGGING = {
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
         "daphne": {"level": "WARNING"},
+        "stripe": {"level": "WARNING"},  # the library logs every request and response at INFO
         # Group messages dropped because a consumer's channel is full must not pass silently.
         "channels_redis.core": {"level": "INFO", "filters": ["escalate_channel_drops"]},
     },

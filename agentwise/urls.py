@@ -20,6 +20,7 @@ api_urlpatterns = [
     path("", include("community.api.urls")),
     path("", include("content.api.urls")),
     path("", include("moderation.api.urls")),
+    path("", include("billing.api.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
@@ -36,6 +37,7 @@ urlpatterns = [
     path("notifications/", account_views.notifications, name="notifications"),
     path("account/usage/", project_views.usage_page, name="account_usage"),
     path("account/newsletter/", newsletter_views.account_newsletter, name="account_newsletter"),
+    path("", include("billing.urls")),  # /pricing/, /account/billing/, /stripe/webhook/
     path("account/", include("accounts.urls")),
     # allauth's sign-up, answering a uniqueness race like the check it raced (accounts.views.SignupView).
     path("account/signup/", account_views.signup, name="account_signup"),
@@ -50,12 +52,6 @@ urlpatterns = [
     # The email provider's tracking and inbound webhooks; each answers 404 until its secret is set.
     path("anymail/", include((newsletter_webhooks.webhook_urlpatterns(), "anymail"))),
     path("", include("content.urls.sitemap")),  # /sitemap.xml
-    path(
-        "pricing/",
-        views.section_placeholder,
-        {"section": "Pricing", "blurb": "Free, Pro and Enterprise plans."},
-        name="pricing",
-    ),
     # Uploaded avatars. Fine at this scale; put object storage or a CDN in front when it grows.
     re_path(r"^media/(?P<path>.*)$", views.media),
 ]

@@ -14,11 +14,6 @@ def home(request):
     return render(request, "home.html")
 
 
-def section_placeholder(request, section: str, blurb: str):
-    """A section whose full pages land with a later part of the platform; says so plainly."""
-    return render(request, "section_placeholder.html", {"section": section, "blurb": blurb})
-
-
 def wants_json(request) -> bool:
     return request.path.startswith("/api/") or "application/json" in request.headers.get("Accept", "")
 

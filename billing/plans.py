@@ -20,6 +20,10 @@ class SubscriptionStatus(models.TextChoices):
     UNPAID = "unpaid", "Unpaid"
 
 
+# Stripe subscription statuses that hold a paid plan. ``incomplete`` (first payment not made yet),
+# ``unpaid``, ``paused`` and ``canceled`` do not.
+PLAN_HOLDING = ("active", "trialing", "past_due")
+
 # Highest first: when a customer has several live subscriptions, the best tier governs.
 TIER_RANK = {SubscriptionTier.FREE: 0, SubscriptionTier.PRO: 1, SubscriptionTier.ENTERPRISE: 2}
 

@@ -68,7 +68,7 @@ GENERIC_AGENT = re.compile(
 
 HONEYPOT_FIELD = "website"  # the hidden field's name on the sign-up and subscribe forms
 HONEYPOT_MESSAGE = "We could not accept this submission."
-EXEMPT_PATHS = ("/healthz/", "/readyz/")
+EXEMPT_PATHS = ("/healthz/", "/readyz/", "/stripe/webhook/")  # the webhook answers for itself (signatures)
 
 _REQUEST_SIGNALS = "_bot_signals"  # extra counts (failed sign-ins, honeypots) noted during a request
 
