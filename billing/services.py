@@ -84,7 +84,8 @@ def checkout_url_create(*, user: User, price_id: str) -> str:
     price = Price.objects.select_related("product").filter(id=price_id, active=True, livemode=_livemode()).first()
     if price is None or tier_for_price(price) is None:
         raise ValidationError({"price": ["Unknown price. Choose one of the plans listed on /pricing/."]})
-    if user.profile.subscription_tier != SubscriptionTier.FREE and user.profile.subscription_status in PLAN_HOLDING:
+    tier, status = Profile.objects.filter(user=user).values_list("subscription_tier", "subscription_status").get()
+    if tier != SubscriptionTier.FREE and status in PLAN_HOLDING:
         raise Refusal(
             "You already have a subscription. Change or cancel it in the billing portal.",
             status_code=409,

@@ -45,7 +45,7 @@ def stripe_catalog(fake_stripe, db):
 
     from django.core.management import call_command
 
-    call_command("djstripe_sync_models", "Product", "Price", stdout=StringIO(), stderr=StringIO())
+    call_command("djstripe_sync_models", "Product", "Price", fail_on_error=True, stdout=StringIO(), stderr=StringIO())
     return fake_stripe
 
 

@@ -22,6 +22,7 @@ RECORDED = Path(__file__).with_name("stripe_objects")
 
 # URL collection -> the ``object`` value Stripe gives its members.
 COLLECTIONS = {
+    "accounts": "account",  # connected accounts: none
     "customers": "customer",
     "subscriptions": "subscription",
     "subscription_items": "subscription_item",
