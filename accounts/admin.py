@@ -29,8 +29,10 @@ class ProfileInline(admin.StackedInline):
         "bio",
         ("website", "github_username", "twitter_handle"),
         ("subscription_tier", "subscription_status", "stripe_customer_id"),
+        "subscription_grace_until",
         "metadata",
     ]
+    readonly_fields = ["subscription_grace_until"]  # Stripe's webhooks set it (billing.services)
 
 
 class AgentwiseUserCreationForm(UserCreationForm):

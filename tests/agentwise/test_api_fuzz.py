@@ -42,12 +42,14 @@ CHECKS = [*BASE_CHECKS, positive_data_acceptance]
 # Schema-valid requests these refuse (400) for reasons no schema can state: they name a user, an
 # attachment or a cursor message that does not exist, invite the owner, upload bytes that are not the
 # image they claim, or report more cached input tokens than input tokens (a rule between two fields);
-# a forum topic names a channel in its body that must exist, be visible and be a forum.
+# a forum topic names a channel in its body that must exist, be visible and be a forum; a checkout names
+# a Stripe price that must be on sale.
 DATA_DEPENDENT = {
     ("GET", "/api/community/channels/{channel_id}/messages/"),
     ("POST", "/api/community/channels/{channel_id}/messages/"),
     ("POST", "/api/community/attachments/"),
     ("POST", "/api/forum/posts/"),
+    ("POST", "/api/billing/checkout/"),
     ("POST", "/api/projects/{project_id}/collaborators/"),
     ("POST", "/api/projects/{id}/transfer/"),
     ("POST", "/api/projects/{project_id}/executions/"),
