@@ -4,10 +4,13 @@ to refuse (402 ``plan_limit_reached``, or 429 for the daily API allowance)."""
 from __future__ import annotations
 
 from django.core.cache import cache
+from django.db.models import Count, IntegerField, OuterRef, Q, Subquery
+from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
 
 from agentwise.errors import Refusal
+from projects.models import Project, ProjectStatus
 
 from .models import PlanLimit
 from .plans import DEFAULT_PLAN_LIMITS, LIMIT_LABELS, LIMIT_NAMES, SubscriptionStatus, SubscriptionTier
@@ -75,4 +78,84 @@ def require_within(*, user, limit: str, count: int, status_code: int = 402, retr
     )
     if retry_after is not None:
         refusal.extra["retry_after"] = retry_after
+    raise refusal
+
+
+# --- Over the project limit after a downgrade: read-only, never deleted ----------------------------
+
+
+def _active_projects_before(*, owner, created_at, pk):
+    """The owner's active projects that come before one (oldest ``created_at``, then id): its place in line.
+
+    Takes values or ``OuterRef``s, so the check and the list annotation share one definition.
+    """
+    return Project.objects.filter(user=owner, status=ProjectStatus.ACTIVE).filter(
+        Q(created_at__lt=created_at) | Q(created_at=created_at, pk__lt=pk)
+    )
+
+
+def projects_annotate_plan_place(queryset):
+    """Adds ``owner_active_before`` to each project, in the list's own query, so ``project_writable`` needs
+    no query per row (the owner's profile should be ``select_related`` for the same reason)."""
+    before = (
+        _active_projects_before(owner=OuterRef("user"), created_at=OuterRef("created_at"), pk=OuterRef("pk"))
+        .order_by()
+        .values("user")
+        .annotate(count=Count("pk"))
+        .values("count")
+    )
+    return queryset.annotate(owner_active_before=Coalesce(Subquery(before, output_field=IntegerField()), 0))
+
+
+def _allowed_if_past_limit(project) -> int | None:
+    """The owner's ``max_active_projects`` when this project is past it (oldest first), else None.
+
+    Uses ``owner_active_before`` when the project was loaded with it, else counts: one query.
+    """
+    if project.status != ProjectStatus.ACTIVE:
+        return None
+    allowed = plan_limits_for(project.user).get("max_active_projects")
+    if allowed is None:
+        return None
+    before = getattr(project, "owner_active_before", None)
+    if before is None:
+        before = _active_projects_before(owner=project.user_id, created_at=project.created_at, pk=project.pk).count()
+    return allowed if before >= allowed else None
+
+
+def project_writable(project) -> bool:
+    """False while the owner has more active projects than their plan allows and this one is past the
+    first ``max_active_projects`` (oldest ``created_at`` first). Archived and deleted projects do not
+    count, and are not held here (their own rules decide what may change in them)."""
+    return _allowed_if_past_limit(project) is None
+
+
+def require_project_writable(project, *, actor) -> None:
+    """Refuses (402 ``plan_limit_reached``) a write to a project its owner's plan no longer covers.
+
+    A downgrade deletes nothing: the projects over the limit become read-only until the owner archives,
+    deletes or transfers enough of them, or upgrades. At most one query; a second only to word the
+    owner's refusal. A collaborator is told why, but not the owner's plan or project count (theirs).
+    """
+    allowed = _allowed_if_past_limit(project)
+    if allowed is None:
+        return
+    owner = project.user
+    if actor.pk != owner.pk:
+        raise Refusal(
+            status_code=402,
+            code="plan_limit_reached",
+            message=(
+                "This project is read-only: its owner has more active projects than their plan allows. "
+                "It becomes writable again once the owner archives or deletes projects, or upgrades."
+            ),
+            extra={"limit": "max_active_projects", "upgrade_url": reverse("pricing")},
+        )
+    current = Project.objects.filter(user=owner, status=ProjectStatus.ACTIVE).count()
+    refusal = plan_limit_refusal(user=owner, limit="max_active_projects", allowed=allowed, current=current)
+    refusal.message = (
+        f"Your {SubscriptionTier(effective_tier(owner.profile)).label} plan allows {allowed:,} active projects; "
+        f"you have {current:,}. This project is read-only until you are back under the limit: archive or delete "
+        "projects, or upgrade your plan. Nothing has been deleted."
+    )
     raise refusal

@@ -24,6 +24,7 @@ from django.utils import timezone
 
 from agentwise.access import can, get_visible
 from agentwise.errors import NotFound
+from billing import limits
 
 from .models import (
     AgentExecution,
@@ -47,7 +48,9 @@ def project_list_visible_to(*, user, deleted: bool = False) -> QuerySet[Project]
     """Projects the user owns or collaborates on (accepted), newest ``updated_at`` first.
 
     ``deleted=True`` lists instead the user's own soft-deleted projects that can still be restored.
-    Each row carries ``viewer_role`` and ``viewer_id`` so permission checks need no query per row.
+    Each row carries ``viewer_role`` and ``viewer_id`` so permission checks need no query per row, and
+    its owner's profile and place among their active projects, so whether the owner's plan still covers it
+    (``billing.limits.project_writable``) needs none either.
     """
     if not user.is_authenticated:
         return Project.objects.none()
@@ -59,7 +62,8 @@ def project_list_visible_to(*, user, deleted: bool = False) -> QuerySet[Project]
         queryset = Project.objects.filter(Q(user=user) | Exists(_accepted_membership(user))).exclude(
             status=ProjectStatus.DELETED
         )
-    return queryset.select_related("user").annotate(
+    queryset = limits.projects_annotate_plan_place(queryset.select_related("user__profile"))
+    return queryset.annotate(
         viewer_id=Value(str(user.pk), output_field=CharField()),
         viewer_role=Case(
             When(user=user, then=Value("owner")),

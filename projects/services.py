@@ -1,6 +1,8 @@
 """Writes for projects: projects, collaborators, executions, budgets. Every door calls these.
 
-Each service checks permissions (``projects/permissions.py``) and plan limits (``billing/limits.py``),
+Each service checks permissions (``projects/permissions.py``) and plan limits (``billing/limits.py``) —
+including that a project past its owner's plan limit after a downgrade is read-only (archiving, deleting,
+transferring, removing collaborators and reading stay open, as ways back under the limit) —
 changes state in one transaction, meters usage with single atomic upserts (``projects/metering.py``),
 queues emails in the outbox (sent after commit) and sends realtime events only after commit.
 """
@@ -116,8 +118,14 @@ def project_create(*, actor, data: dict) -> Project:
 
 @transaction.atomic
 def project_update(*, actor, project: Project, data: dict, as_moderator: bool = False) -> Project:
-    """Changes fields and moves between active and archived (re-activating counts against the plan)."""
+    """Changes fields and moves between active and archived (re-activating counts against the plan).
+
+    A project past its owner's plan limit is read-only, but archiving it stays open: that is one way back
+    under the limit. Staff moderating from the admin are not held by the owner's plan.
+    """
     _require(actor, "projects.change_project", project, "Viewers cannot change the project.", as_moderator=as_moderator)
+    if not as_moderator and data.get("status", project.status) == ProjectStatus.ACTIVE:
+        limits.require_project_writable(project, actor=actor)
     values = _project_values(data)
     screened = _name_screen(actor, values) if values.get("name", project.name) != project.name else None
     changed = list(values)
@@ -253,6 +261,7 @@ def collaborator_invite(
     confirms it. Inviting an address again is harmless: the answer is the same invitation.
     """
     _require(actor, "projects.manage_collaborators", project, "Only the owner can invite collaborators.")
+    limits.require_project_writable(project, actor=actor)
     if role not in (CollaboratorRole.EDITOR, CollaboratorRole.VIEWER):
         raise ValidationError({"role": "Invite as editor or viewer; ownership is transferred, not invited."})
     email = email.strip().lower()
@@ -361,6 +370,8 @@ def invitation_email_enqueue(*, invitation: ProjectCollaborator) -> None:
 def collaborator_update(*, actor, collaborator: ProjectCollaborator, role: str, as_moderator: bool = False) -> ProjectCollaborator:
     _require(actor, "projects.manage_collaborators", collaborator.project, "Only the owner can change roles.",
              as_moderator=as_moderator)
+    if not as_moderator:
+        limits.require_project_writable(collaborator.project, actor=actor)
     if role not in (CollaboratorRole.EDITOR, CollaboratorRole.VIEWER):
         raise ValidationError({"role": "A collaborator is an editor or a viewer."})
     old_role = collaborator.role
@@ -375,7 +386,10 @@ def collaborator_update(*, actor, collaborator: ProjectCollaborator, role: str, 
 
 @transaction.atomic
 def collaborator_remove(*, actor, collaborator: ProjectCollaborator, as_moderator: bool = False) -> None:
-    """The owner removes anyone (or withdraws an invitation); a collaborator may leave."""
+    """The owner removes anyone (or withdraws an invitation); a collaborator may leave.
+
+    Open on a project past its owner's plan limit: removing people is no way around the limit.
+    """
     if as_moderator:
         _require(actor, "", collaborator.project, "", as_moderator=True)
     else:
@@ -392,6 +406,7 @@ def collaborator_remove(*, actor, collaborator: ProjectCollaborator, as_moderato
 def invitation_accept(*, actor, invitation: ProjectCollaborator) -> ProjectCollaborator:
     require(actor, "projects.answer_invitation", invitation, hidden_unless="projects.answer_invitation")
     if invitation.accepted_at is None:
+        limits.require_project_writable(invitation.project, actor=actor)
         invitation.accepted_at = timezone.now()
         invitation.save(update_fields=["accepted_at"])
         audit_record("collaborator.accept", actor=actor, resource=invitation, metadata={
@@ -553,6 +568,7 @@ def _same_request_or_conflict(existing: AgentExecution, project: Project) -> tup
 
 def _execution_create(*, actor, project: Project, data: dict, idempotency_key: str | None) -> AgentExecution:
     status = data.get("status", ExecutionStatus.RUNNING)
+    limits.require_project_writable(project, actor=actor)
     _enforce_budget_caps(user=actor, project=project)
     # Count first, in the same statement that locks the counter row: concurrent reports serialise here,
     # so the monthly limit is exact, and a refusal rolls the increment back with everything else.
@@ -602,6 +618,7 @@ def execution_finish(*, actor, execution: AgentExecution, data: dict) -> AgentEx
     require(actor, "projects.view_execution", project, hidden_unless="projects.view_execution")
     require(actor, "projects.change_execution", execution,
             message="Only the member who reported this run, or the project's owner, can finish it.")
+    limits.require_project_writable(project, actor=actor)
     locked = AgentExecution.objects.select_for_update().get(pk=execution.pk)
     status = data.get("status")
     if locked.status in TERMINAL:
@@ -642,6 +659,7 @@ def budget_set(
     """
     if project is not None:
         _require(actor, "projects.change_budget", project, "Only the owner sets project budgets.")
+        limits.require_project_writable(project, actor=actor)
     owner = project.user if project is not None else actor
     with transaction.atomic():
         _lock_user(owner)
@@ -662,6 +680,7 @@ def budget_set(
 def budget_delete(*, actor, budget: Budget) -> None:
     if budget.project_id:
         _require(actor, "projects.change_budget", budget.project, "Only the owner removes project budgets.")
+        limits.require_project_writable(budget.project, actor=actor)
     elif budget.user_id != actor.pk:
         raise NotFound()
     budget.delete()

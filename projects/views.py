@@ -19,6 +19,7 @@ from django.views.decorators.http import require_POST
 
 from agentwise.access import can, get_visible, require
 from agentwise.errors import Forbidden, NotFound, Refusal
+from billing import limits
 
 from . import charts, dashboards, selectors, services
 from .forms import BudgetForm, InviteForm, ProjectForm, RoleForm
@@ -123,6 +124,7 @@ def project_detail(request, project_id):
         "can_edit": can(user, "projects.change_project", project),
         "can_manage": can_manage,
         "can_report": can(user, "projects.add_execution", project),
+        "plan_read_only": not limits.project_writable(project),
         "invite_form": InviteForm() if can_manage else None,
         "role_form": RoleForm(),
         "micros_to_usd": micros_to_usd,

@@ -13,6 +13,7 @@ from agentwise.api.fields import (
     StrictFloatField,
     StrictIntegerField,
 )
+from billing import limits
 
 from ..models import (
     TECH_MAX_ITEMS,
@@ -41,6 +42,11 @@ class UserSummarySerializer(serializers.Serializer):
 class ProjectSerializer(serializers.ModelSerializer):
     owner = UserSummarySerializer(source="user", read_only=True)
     role = serializers.SerializerMethodField(help_text="Your role: owner, editor or viewer.")
+    read_only = serializers.SerializerMethodField(
+        help_text="True while the owner has more active projects than their plan allows and this one is past "
+        "the limit (oldest first): nothing is deleted, reads stay open, writes answer 402 plan_limit_reached "
+        "until the owner archives or deletes projects, or upgrades."
+    )
     github_repo = serializers.CharField(read_only=True, help_text="An http(s) URL, or empty.")
     thumbnail_url = serializers.CharField(read_only=True, help_text="An http(s) URL, or empty.")
 
@@ -59,6 +65,7 @@ class ProjectSerializer(serializers.ModelSerializer):
             "stats",
             "owner",
             "role",
+            "read_only",
             "created_at",
             "updated_at",
             "last_accessed_at",
@@ -68,6 +75,9 @@ class ProjectSerializer(serializers.ModelSerializer):
 
     def get_role(self, project) -> str | None:
         return getattr(project, "viewer_role", None)
+
+    def get_read_only(self, project) -> bool:
+        return not limits.project_writable(project)
 
 
 class ProjectWriteSerializer(serializers.Serializer):
