@@ -618,7 +618,7 @@ def execution_finish(*, actor, execution: AgentExecution, data: dict) -> AgentEx
     require(actor, "projects.view_execution", project, hidden_unless="projects.view_execution")
     require(actor, "projects.change_execution", execution,
             message="Only the member who reported this run, or the project's owner, can finish it.")
-    limits.require_project_writable(project, actor=actor)
+    # Not held by a downgrade: a run accepted before it finishes and is metered (its tokens were spent).
     locked = AgentExecution.objects.select_for_update().get(pk=execution.pk)
     status = data.get("status")
     if locked.status in TERMINAL:

@@ -124,7 +124,6 @@ WRITES = [
     ("update the project", "owner", "patch", "/api/projects/{p}/", {"name": "Renamed"}),
     ("re-state it active", "owner", "patch", "/api/projects/{p}/", {"status": "active"}),
     ("report an execution", "owner", "post", "/api/projects/{p}/executions/", finished_run()),
-    ("finish an execution", "owner", "patch", "/api/projects/{p}/executions/{e}/", {"status": "completed"}),
     ("invite a collaborator", "owner", "post", "/api/projects/{p}/collaborators/", {"username": "stranger", "role": "viewer"}),
     ("change a role", "owner", "patch", "/api/projects/{p}/collaborators/{viewer}/", {"role": "editor"}),
     ("set a project budget", "owner", "post", "/api/projects/{p}/budgets/", {"metric": "cost", "monthly_limit": 1000}),
@@ -155,6 +154,18 @@ def test_writes_to_a_project_past_the_limit_answer_402_and_change_nothing(setup,
     ) == rows_before
     p4.refresh_from_db()
     assert p4.name == "P4" and p4.description == "" and p4.status == "active"
+
+
+def test_a_run_started_before_the_downgrade_can_still_be_finished_and_is_metered(setup, owner, client_for):
+    p4 = setup["P4"]
+    response = client_for(owner).patch(
+        f"/api/projects/{p4.pk}/executions/{setup['running'].pk}/",
+        {"status": "completed", "input_tokens": 100, "output_tokens": 10},
+        format="json",
+    )
+    assert response.status_code == 200
+    assert response.json()["status"] == "completed"
+    assert client_for(owner).post(f"/api/projects/{p4.pk}/executions/", finished_run(), format="json").status_code == 402
 
 
 def test_a_retried_report_from_before_the_downgrade_still_gets_its_first_answer(setup, owner, client_for):
