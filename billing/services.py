@@ -18,6 +18,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
+from djstripe.exceptions import InvalidStripeAPIKey
 from djstripe.models import Customer, Price, Subscription
 from djstripe.settings import djstripe_settings
 
@@ -58,7 +59,7 @@ class _stripe_calls:
         return self
 
     def __exit__(self, kind, error, traceback):
-        if isinstance(error, stripe.StripeError):
+        if isinstance(error, stripe.StripeError | InvalidStripeAPIKey):
             logger.warning("Stripe call failed: %s", error)
             raise BillingUnavailable(headers={"Retry-After": "60"}) from error
         return False

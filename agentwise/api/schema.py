@@ -133,6 +133,7 @@ _DESCRIPTIONS = {
     "413": "Request body too large.",
     "415": "Unsupported media type.",
     "429": "Rate limited; see `Retry-After`.",
+    "503": "A service this needs (Stripe, for billing) cannot be reached now; nothing changed. See `Retry-After`.",
 }
 
 
@@ -152,6 +153,8 @@ def add_error_responses(result, generator, request, public):
                 codes += ["413", "415"]
                 if path.startswith("/api/projects/"):
                     codes += ["402", "409"]  # plan limits / budget caps; finished or reused executions
+                if path.startswith("/api/billing/"):
+                    codes += ["409", "503"]  # already subscribed / no billing account; Stripe unreachable
             if secured:
                 codes += ["401", "403"]
             for code in codes:

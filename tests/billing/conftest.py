@@ -28,6 +28,7 @@ def fake_stripe(_fake_stripe_server, settings):
     prices) is on the fake; ``stripe_catalog`` also syncs it into the database."""
     fake = _fake_stripe_server
     fake.reset()
+    fake.api_key = STRIPE_TEST_KEY
     settings.STRIPE_API_BASE = fake.url
     settings.STRIPE_TEST_SECRET_KEY = STRIPE_TEST_KEY
     settings.STRIPE_LIVE_MODE = False

@@ -68,6 +68,7 @@ def _lists(node):
 class FakeStripe:
     def __init__(self):
         self.objects: dict[str, dict] = {}
+        self.api_key = ""  # the secret key it accepts; any other answers 401, as Stripe does
         self.requests: list[dict] = []
         self._failures: list[list] = []
         self._ids = itertools.count(1)
@@ -146,8 +147,8 @@ class FakeStripe:
                     self._failures.remove(failure)
         if failure is not None:
             return self._send(handler, failure[1], _error("api_error", "Injected failure", code=None))
-        if not handler.headers.get("Authorization", "").startswith("Bearer sk_"):
-            return self._send(handler, 401, _error("invalid_request_error", "No API key provided."))
+        if handler.headers.get("Authorization", "") != f"Bearer {self.api_key}":
+            return self._send(handler, 401, _error("invalid_request_error", "Invalid API Key provided.", code=None))
         status, payload = self._route(method, path, params)
         self._send(handler, status, payload)
 

@@ -140,5 +140,13 @@ def test_without_stripe_keys_billing_says_it_is_not_set_up(stripe_catalog, user_
     assert response.json()["error"]["code"] == "billing_not_configured"
 
 
+@pytest.mark.parametrize("key", ["sk_test_short", "sk_test_revokedrevokedrevoked0000000000"])
+def test_a_stripe_key_that_is_malformed_or_refused_is_a_503_not_a_500(stripe_catalog, user_client, settings, key):
+    settings.STRIPE_TEST_SECRET_KEY = key
+    response = user_client.post(CHECKOUT, {"price": "price_pro_monthly"}, format="json")
+    assert response.status_code == 503
+    assert response.json()["error"]["code"] == "billing_unavailable"
+
+
 def test_get_is_not_allowed(user_client):
     assert user_client.get(CHECKOUT).status_code == 405
