@@ -5,6 +5,20 @@ from django.conf import settings
 from agentwise.api.errors import error_response
 
 
+class ServedByMiddleware:
+    """``X-Served-By: <PROCESS_NAME>`` on every response when the setting names this process."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+        self.name = settings.PROCESS_NAME
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if self.name:
+            response["X-Served-By"] = self.name
+        return response
+
+
 class ApiRequestSizeLimitMiddleware:
     """Refuses API bodies over ``API_MAX_REQUEST_BYTES`` with a JSON 413 before anything reads them.
 

@@ -69,6 +69,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "agentwise.middleware.ServedByMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # After WhiteNoise: static files are neither counted nor refused; before everything else, so a
@@ -86,6 +87,10 @@ MIDDLEWARE = [
     "allauth.usersessions.middleware.UserSessionsMiddleware",
     "agentwise.middleware.RefusalMiddleware",
 ]
+
+# Names this process in an ``X-Served-By`` response header when set (``python -m agentwise.cluster`` sets
+# web.1, web.2): shows which process behind the load balancer answered. Unset: no header.
+PROCESS_NAME = env.str("AGENTWISE_PROCESS_NAME", default="")
 
 ROOT_URLCONF = "agentwise.urls"
 WSGI_APPLICATION = "agentwise.wsgi.application"
