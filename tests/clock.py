@@ -70,7 +70,7 @@ def clock_env() -> dict[str, str]:
 
 
 def command(module: str, *args: str) -> list[str]:
-    """``python -m <module> <args>`` on this clock (pass ``clock_env()`` in the child's environment)."""
+    """``python -m <module> <args>`` (or ``python <script.py> <args>``) on this clock (pass ``clock_env()`` in the child's environment)."""
     return [sys.executable, "-m", "tests.clock", module, *args]
 
 
@@ -78,9 +78,14 @@ def main(argv: list[str]) -> None:
     if not argv:
         raise SystemExit("usage: python -m tests.clock <module> [args...]")
     start()
+    if argv[0] == "-m":  # ``python -m tests.clock -m <module>``: a command written for ``python`` (agentwise.cluster)
+        argv = argv[1:]
     module, *args = argv
     sys.argv = [module, *args]
-    runpy.run_module(module, run_name="__main__", alter_sys=True)
+    if module.endswith(".py"):  # a script (``manage.py``), as the Procfile runs some
+        runpy.run_path(module, run_name="__main__")
+    else:
+        runpy.run_module(module, run_name="__main__", alter_sys=True)
 
 
 if __name__ == "__main__":
