@@ -86,3 +86,22 @@ def as_refusal(exc: BaseException) -> Refusal | None:
         error = unique_violation(exc)
         return validation_refusal(error) if error is not None else None
     return None
+
+
+class Unavailable(Refusal):
+    """A dependency we cannot do without is out for a moment: try again shortly."""
+
+    status_code = 503
+    code = "unavailable"
+    default_message = "The service is briefly unavailable; try again in a moment."
+
+
+def as_outage(exc: BaseException) -> Unavailable | None:
+    """A lost or refused database connection (a failover, ``pg_terminate_backend``, a restart) is an
+    outage of the moment, not a bug: every door answers 503 ``unavailable`` instead of a 500. Django
+    drops the broken connection at the end of the request (or frame), so the next one reconnects."""
+    from django.db import InterfaceError, OperationalError
+
+    if isinstance(exc, (OperationalError, InterfaceError)):
+        return Unavailable("The database is briefly unavailable; try again in a moment.", headers={"Retry-After": "1"})
+    return None

@@ -1,5 +1,7 @@
 """Site-wide pages and error handlers."""
 
+import sys
+
 from django.conf import settings
 from django.http import Http404
 from django.shortcuts import render
@@ -7,7 +9,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.static import serve
 
 from agentwise.api.errors import error_response
-from agentwise.errors import Forbidden
+from agentwise.errors import Forbidden, as_outage
 
 
 def home(request):
@@ -30,6 +32,14 @@ def handler404(request, exception=None):
 
 
 def handler500(request):
+    """Also reached by errors raised in middleware (a session read while the database is away): an
+    outage is answered 503, as the API's own handler does for errors raised in views."""
+    outage = as_outage(sys.exc_info()[1])
+    if outage is not None:
+        response = (error_response(503, outage.message, code=outage.code) if wants_json(request)
+                    else render(request, "errors/500.html", status=503))
+        response["Retry-After"] = outage.headers["Retry-After"]
+        return response
     if wants_json(request):
         return error_response(500, "Something went wrong on our side; it has been logged.")
     return render(request, "errors/500.html", status=500)

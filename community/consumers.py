@@ -26,7 +26,7 @@ from django.conf import settings
 
 from accounts.credentials import SESSION, Credential, credential_user, credentials_still_valid
 from accounts.events import credential_group, user_group_name
-from agentwise.errors import as_refusal
+from agentwise.errors import as_outage, as_refusal
 
 from . import events, selectors, services
 from .permissions import channel_capabilities
@@ -285,6 +285,8 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
             return
         except Exception as error:
             refusal = as_refusal(error)
+            if refusal is None and (refusal := as_outage(error)) is not None:
+                logger.warning("websocket frame failed: database unavailable (%s)", frame["type"], exc_info=error)
             if refusal is None:
                 raise  # a fault: dispatch() answers internal_error with a logged reference
             extra = dict(refusal.extra)

@@ -10,7 +10,7 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from agentwise.errors import Refusal, as_refusal
+from agentwise.errors import Refusal, as_outage, as_refusal
 
 logger = logging.getLogger(__name__)
 
@@ -73,6 +73,8 @@ def exception_handler(exc, context):
         exc = PayloadTooLarge()
     if not isinstance(exc, exceptions.APIException):
         refusal = as_refusal(exc)
+        if refusal is None and (refusal := as_outage(exc)) is not None:
+            logger.warning("API request failed: database unavailable", exc_info=exc)
         if refusal is None:
             return None  # a fault: Django's 500 handling (logged) takes it
         if refusal.status_code == 400 and "fields" in refusal.extra:
