@@ -97,11 +97,24 @@ class Unavailable(Refusal):
 
 
 def as_outage(exc: BaseException) -> Unavailable | None:
-    """A lost or refused database connection (a failover, ``pg_terminate_backend``, a restart) is an
-    outage of the moment, not a bug: every door answers 503 ``unavailable`` instead of a 500. Django
-    drops the broken connection at the end of the request (or frame), so the next one reconnects."""
+    """A lost or refused connection to PostgreSQL (a failover, ``pg_terminate_backend``, a restart) or to
+    Redis (the cache, rate limits, bot detection) is an outage of the moment, not a bug: every door
+    answers 503 ``unavailable`` instead of a 500. Django drops a broken database connection at the end
+    of the request (or frame) and redis-py reconnects, so the next one succeeds once the service is back."""
     from django.db import InterfaceError, OperationalError
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.exceptions import TimeoutError as RedisTimeoutError
 
     if isinstance(exc, (OperationalError, InterfaceError)):
         return Unavailable("The database is briefly unavailable; try again in a moment.", headers={"Retry-After": "1"})
+    if isinstance(exc, (RedisConnectionError, RedisTimeoutError)) or _is_cache_outage(exc):
+        return Unavailable("The cache is briefly unavailable; try again in a moment.", headers={"Retry-After": "1"})
     return None
+
+
+def _is_cache_outage(exc: BaseException) -> bool:
+    try:
+        from django_redis.exceptions import ConnectionInterrupted
+    except ImportError:  # pragma: no cover (django-redis is a dependency)
+        return False
+    return isinstance(exc, ConnectionInterrupted)

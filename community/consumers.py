@@ -286,7 +286,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         except Exception as error:
             refusal = as_refusal(error)
             if refusal is None and (refusal := as_outage(error)) is not None:
-                logger.warning("websocket frame failed: database unavailable (%s)", frame["type"], exc_info=error)
+                logger.warning("websocket frame %s failed: %s", frame["type"], refusal.message, exc_info=error)
             if refusal is None:
                 raise  # a fault: dispatch() answers internal_error with a logged reference
             extra = dict(refusal.extra)

@@ -74,7 +74,7 @@ def exception_handler(exc, context):
     if not isinstance(exc, exceptions.APIException):
         refusal = as_refusal(exc)
         if refusal is None and (refusal := as_outage(exc)) is not None:
-            logger.warning("API request failed: database unavailable", exc_info=exc)
+            logger.warning("API request failed: %s", refusal.message, exc_info=exc)
         if refusal is None:
             return None  # a fault: Django's 500 handling (logged) takes it
         if refusal.status_code == 400 and "fields" in refusal.extra:
