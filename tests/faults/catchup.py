@@ -28,7 +28,7 @@ class CatchUpClient:
         self.ws = None
         self.reconnects = 0
         self.catch_ups = 0
-        self.presence: set[str] = set()  # usernames online in the channel, as this client knows them
+        self.presence: set[str] = set()  # ids of the users online in the channel, as this client knows them
 
     @property
     def last_seq(self) -> int:
@@ -43,7 +43,7 @@ class CatchUpClient:
                 while True:
                     frame = json.loads(await asyncio.wait_for(self.ws.recv(), 10))
                     if frame["type"] == "presence:sync":
-                        self.presence = {user["username"] for user in frame["users"]}
+                        self.presence = {user["id"] for user in frame["users"]}
                         break
                 return
             except (OSError, TimeoutError, websockets.exceptions.WebSocketException):
@@ -85,8 +85,8 @@ class CatchUpClient:
                     await self.catch_up()
                 self.seen[message["id"]] = message["seq"]
             elif frame["type"] == "presence:diff" and frame["channel"] == self.channel_id:
-                self.presence |= {user["username"] for user in frame["joined"]}
-                self.presence -= {user["username"] for user in frame["left"]}
+                self.presence |= {user["id"] for user in frame["joined"]}
+                self.presence -= {user["id"] for user in frame["left"]}
 
     async def close(self) -> None:
         if self.ws is not None:
