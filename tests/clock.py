@@ -60,13 +60,14 @@ def noon_today() -> datetime:
     return datetime.now(UTC).replace(hour=12, minute=0, second=0, microsecond=0)
 
 
-def clock_env() -> dict[str, str]:
-    """The variables that make a child process read this process's clock as it stands now (blank: real time)."""
+def clock_env(ahead: timedelta | None = None) -> dict[str, str]:
+    """The variables that make a child process read this process's clock as it stands now (blank: real time),
+    or ``ahead`` of it: a worker started "later", for a test that cannot wait (an expired claim)."""
     import time_machine
 
-    if not time_machine.escape_hatch.is_travelling():
+    if not time_machine.escape_hatch.is_travelling() and not ahead:
         return {CLOCK: "", HANDED_AT: ""}
-    return {CLOCK: datetime.now(UTC).isoformat(), HANDED_AT: repr(real_time())}
+    return {CLOCK: (datetime.now(UTC) + (ahead or timedelta(0))).isoformat(), HANDED_AT: repr(real_time())}
 
 
 def command(module: str, *args: str) -> list[str]:

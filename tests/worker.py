@@ -11,6 +11,7 @@ import os
 import subprocess
 import uuid
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import redis
@@ -50,10 +51,13 @@ def publishing_to(queue: str) -> Iterator[str]:
 
 
 @contextlib.contextmanager
-def worker_process(log_path: Path, queue: str, *, beat: bool = False, **environ: str) -> Iterator[subprocess.Popen]:
+def worker_process(
+    log_path: Path, queue: str, *, beat: bool = False, clock_ahead: timedelta | None = None, **environ: str
+) -> Iterator[subprocess.Popen]:
     """A worker (``environ`` added to its environment) consuming ``queue``, one task at a time (no
-    prefetching beyond it), with the beat scheduler inside it if ``beat``; yields its process, which
-    a test may kill. Stopped (warm shutdown) at the end if it is still running."""
+    prefetching beyond it), with the beat scheduler inside it if ``beat``, its clock ``clock_ahead`` of
+    this process's; yields its process, which a test may kill. Stopped (warm shutdown) at the end if it
+    is still running."""
     env = {
         **os.environ,
         "DATABASE_URL": database_url(),
@@ -69,7 +73,7 @@ def worker_process(log_path: Path, queue: str, *, beat: bool = False, **environ:
             arguments += ["--beat", "--schedule", str(log_path.with_name(f"beat-{queue}"))]
         process = subprocess.Popen(
             clock.command("celery", "--app", "agentwise", "worker", *arguments),
-            cwd=ROOT, env={**env, **clock.clock_env()}, stdout=log, stderr=subprocess.STDOUT,
+            cwd=ROOT, env={**env, **clock.clock_env(clock_ahead)}, stdout=log, stderr=subprocess.STDOUT,
         )
         try:
             yield process

@@ -1,0 +1,84 @@
+"""A Celery worker killed (SIGKILL) in the middle of sending a notification digest: the email is stuck in
+the provider's DATA phase when its worker dies. Another worker, later, runs the digest again (it finds the
+day already claimed: no second digest) and the outbox sweeper hands the dead worker's row over once its
+claim expires: the SMTP sink then holds exactly one digest.
+
+The newsletter's own kill test is tests/content/test_newsletter_worker.py; docs/deployment.md lists which
+test proves which task is safe to run twice."""
+
+import asyncio
+import threading
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.conf import settings
+from django.db import connection
+
+from accounts.models import Notification, NotificationDigest
+from accounts.tasks import notification_digest_task
+from agentwise import mail
+from agentwise.models import OutboundEmail, OutboundEmailStatus
+from agentwise.tasks import requeue_stale_emails_task
+from tests.factories import UserFactory
+from tests.faults.processes import wait_for
+from tests.smtp import RecordingHandler, SmtpServer
+from tests.worker import new_queue, publishing_to, worker_process
+
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.skipif(connection.vendor != "postgresql", reason="two processes share the database: needs PostgreSQL"),
+    pytest.mark.skipif(not settings.REDIS_URL, reason="needs REDIS_URL: a real broker (CI sets it)"),
+]
+
+DIGEST = "accounts/email/notification_digest"
+
+
+class StallFirstHandler(RecordingHandler):
+    """The first message hangs in DATA until released, then is refused: its sender dies holding it."""
+
+    def __init__(self):
+        super().__init__()
+        self.stalled = threading.Event()
+        self.release = threading.Event()
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's hook name)
+        if not self.stalled.is_set():
+            self.stalled.set()
+            while not self.release.is_set():
+                await asyncio.sleep(0.05)
+            return "451 4.3.0 Try again later"
+        return await super().handle_DATA(server, session, envelope)
+
+
+def test_a_worker_killed_mid_digest_send_leaves_exactly_one_digest_sent(tmp_path):
+    alice = UserFactory(username="alice")
+    Notification.objects.create(user=alice, kind="mention", title="@bob mentioned you in #general", url="/community/")
+    handler = StallFirstHandler()
+    log_path = tmp_path / "workers.log"
+    # The digest day starts half a day away, so the later worker's clock stays in the same day.
+    env = {"NOTIFICATION_DIGEST_HOUR": str((datetime.now(UTC).hour + 12) % 24)}
+    with SmtpServer(handler=handler) as smtp, publishing_to(new_queue()) as queue:
+        env["EMAIL_URL"] = f"smtp://127.0.0.1:{smtp.port}"
+        with worker_process(log_path, queue, **env) as first:
+            notification_digest_task.delay()  # the beat's hourly run
+            assert handler.stalled.wait(60), log_path.read_text()[-3000:]
+            first.kill()  # SIGKILL mid-send: the provider holds the message, unaccepted
+            first.wait(timeout=10)
+        handler.release.set()
+        outbound = OutboundEmail.objects.get(kind=DIGEST)
+        assert outbound.status == OutboundEmailStatus.SENDING  # the dead worker's claim, still held
+        assert NotificationDigest.objects.filter(user=alice).count() == 1
+
+        # Later (past the claim), another worker: the beat runs the digest again and the sweeper its round.
+        later = timedelta(seconds=mail.CLAIM_SECONDS + 60)
+        with worker_process(log_path, queue, clock_ahead=later, **env):
+            notification_digest_task.delay()
+            requeue_stale_emails_task.delay()
+            sent = wait_for(lambda: OutboundEmail.objects.get(pk=outbound.pk).status == OutboundEmailStatus.SENT, 60)
+            assert sent, log_path.read_text()[-4000:]
+            assert wait_for(lambda: log_path.read_text().count("notification_digest_task") >= 4, 20)  # ran twice
+    assert [envelope.rcpt_tos for envelope in handler.envelopes] == [[alice.email]]
+    assert handler.messages[0]["Subject"].startswith("Your Agentwise digest")
+    assert NotificationDigest.objects.filter(user=alice).count() == 1
+    assert OutboundEmail.objects.filter(kind=DIGEST).count() == 1
+    assert OutboundEmail.objects.get(pk=outbound.pk).attempts == 2
