@@ -74,6 +74,13 @@ def test_environment_switches_to_postgres_redis_smtp_and_oauth():
     assert values["providers"] == ["github"]
 
 
+def test_a_rabbitmq_broker_sends_tasks_to_the_workers():
+    """docs/deployment.md offers RabbitMQ as the broker: tasks must not silently run in the web process."""
+    values = _settings({"REDIS_URL": "redis://127.0.0.1:6379/3", "CELERY_BROKER_URL": "amqp://guest@rabbit:5672//"})
+    assert values["broker"] == "amqp://guest@rabbit:5672//"
+    assert values["eager"] is False
+
+
 def test_the_list_based_channel_layer_is_still_selectable_with_its_capacity():
     values = _settings({"REDIS_URL": "redis://127.0.0.1:6379/3", "CHANNEL_LAYER": "core"})
     assert values["layer"] == "channels_redis.core.RedisChannelLayer"
