@@ -29,18 +29,21 @@ pytestmark = [
 ]
 
 
+WEB_APP_NAME = "faults-web"  # libpq's application_name: only the web process's backends are terminated
+
+
 @pytest.fixture
 def server(tmp_path):
-    with DaphneProcess(env={"DJANGO_CONN_MAX_AGE": "60"}, log_dir=tmp_path) as running:
+    with DaphneProcess(env={"DJANGO_CONN_MAX_AGE": "60", "PGAPPNAME": WEB_APP_NAME}, log_dir=tmp_path) as running:
         yield running
 
 
-def _other_backends(*, waiting_on_lock: bool = False) -> list[int]:
-    query = ("SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+def _web_backends(*, waiting_on_lock: bool = False) -> list[int]:
+    query = ("SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND application_name = %s"
              + (" AND wait_event_type = 'Lock'" if waiting_on_lock else ""))
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_stat_clear_snapshot()")  # else a transaction sees its first reading only
-        cursor.execute(query)
+        cursor.execute(query, [WEB_APP_NAME])
         return [row[0] for row in cursor.fetchall()]
 
 
@@ -57,7 +60,7 @@ def _catch_in_flight(channel_pk, locked: threading.Event, timeout: float = 15) -
             Channel.objects.select_for_update().get(pk=channel_pk)
             locked.set()
             deadline = time.monotonic() + timeout
-            while not (waiting := _other_backends(waiting_on_lock=True)) and time.monotonic() < deadline:
+            while not (waiting := _web_backends(waiting_on_lock=True)) and time.monotonic() < deadline:
                 time.sleep(0.05)
             _terminate(waiting)
             return waiting
@@ -74,7 +77,9 @@ def test_requests_caught_by_dropped_connections_answer_503_json_and_the_next_suc
         assert http("GET", url, key=key)[0] == 200
 
     # Idle persistent connections dropped between requests: health checks reconnect, nobody notices.
-    _terminate(_other_backends())
+    dropped = _web_backends()
+    assert dropped  # persistent connections (DJANGO_CONN_MAX_AGE), as in production
+    _terminate(dropped)
     assert [http("GET", url, key=key)[0] for _ in range(5)] == [200] * 5
 
     # A write in flight when its connection drops: a clean 503, nothing saved, the next write succeeds.
