@@ -207,6 +207,12 @@ def _build_world(media_root: Path) -> dict:
         actor=member, channel=forum, title="How do I cap tokens?", content="Looking for a budget knob.", tags=["budgets"]
     )
     reply = community_services.forum_reply_create(actor=people["stranger"], post=topic, content="Set a budget.")
+    council = Channel.objects.create(name="council", category="Forum", type=ChannelType.FORUM, is_private=True)
+    ChannelMember.objects.create(channel=council, user=member)
+    secret_topic = community_services.forum_post_create(
+        actor=member, channel=council, title="Our plans", content="Members only."
+    )
+    secret_reply = community_services.forum_reply_create(actor=member, post=secret_topic, content="Agreed.")
 
     content_services.blog_post_create(
         actor=staff, fields={"title": "Launch", "content": [{"type": "paragraph", "text": "We launched."}],
@@ -246,6 +252,10 @@ def _build_world(media_root: Path) -> dict:
         "path": f"{docs_page.slug}/",
         "section": "blog",
         "forum_channel_id": str(forum.pk),
+        # The forum's pages are asked about the private forum (a public one is open to anyone).
+        "council_id": str(council.pk),
+        "secret_topic_id": str(secret_topic.pk),
+        "secret_reply_id": str(secret_reply.pk),
         "member_id": str(member.pk),
         "key_id": str(keys["owner"][0].pk),
     }
@@ -322,8 +332,12 @@ PATH_OVERRIDES = {
     # Regex routes whose example cannot be built from the pattern alone.
     r"api/^[\s\S]*$": "/api/no-such-thing/",
     r"^media/(?P<path>.*)$": "/media/avatars/nobody.png",
-    "forum_channel": "/forum/{forum_channel_id}/",
-    "forum_topic_create": "/forum/{forum_channel_id}/new/",
+    "forum_channel": "/forum/{council_id}/",
+    "forum_topic_create": "/forum/{council_id}/new/",
+    "forum_topic": "/forum/t/{secret_topic_id}-our-plans/",
+    "forum_topic_short": "/forum/t/{secret_topic_id}/",
+    "forum_reply_create": "/forum/t/{secret_topic_id}/reply/",
+    "forum_solution": "/forum/r/{secret_reply_id}/solution/",
     "newsletter_confirm": "/newsletter/confirm/{confirm_token}/",
     "newsletter_unsubscribe": "/newsletter/unsubscribe/{manage_token}/",
     "newsletter_preferences": "/newsletter/preferences/{manage_token}/",
@@ -333,7 +347,6 @@ PATH_OVERRIDES = {
     "docs-page-detail": "/api/docs/pages/{docs_page}/",
     "docs-page-revisions": "/api/docs/pages/{docs_page}/revisions/",
     "docs-revision-restore": "/api/docs/pages/{docs_page}/revisions/{docs_revision}/restore/",
-    "forum_topic": "/forum/t/{post_id}-how-do-i-cap-tokens/",
     # The member of the private channel (the one a moderator may remove).
     "community-channel-member": "/api/community/channels/{channel_id}/members/{member_id}/",
 }
@@ -643,22 +656,24 @@ EXPECTED = {
     ("community_home", "post"): page(anonymous=302, signed=200),
     ("community_attachment", "get"): page(anonymous=404, member=200, staffers=200, signed=404),  # in the private channel
     ("community_attachment", "post"): page(anonymous=405, signed=405),
+    # The forum's pages name the private forum, its topic and reply (the member's): a public forum is open to
+    # all (forum_index, and the API below); a hidden one asks anonymous visitors to sign in, as an unknown one.
     ("forum_index", "get"): page(anonymous=200, signed=200),
     ("forum_index", "post"): page(anonymous=405, signed=405),
     ("forum_tags", "get"): page(anonymous=200, signed=200),
     ("forum_tags", "post"): page(anonymous=405, signed=405),
-    ("forum_channel", "get"): page(anonymous=200, signed=200),
+    ("forum_channel", "get"): page(anonymous=302, member=200, staffers=200, signed=404),
     ("forum_channel", "post"): page(anonymous=405, signed=405),
-    ("forum_topic", "get"): page(anonymous=200, signed=200),
+    ("forum_topic", "get"): page(anonymous=302, member=200, staffers=200, signed=404),
     ("forum_topic", "post"): page(anonymous=405, signed=405),
-    ("forum_topic_short", "get"): page(anonymous=301, signed=301),  # to the slugged address
+    ("forum_topic_short", "get"): page(anonymous=302, member=301, staffers=301, signed=404),  # to the slugged address
     ("forum_topic_short", "post"): page(anonymous=405, signed=405),
-    ("forum_topic_create", "get"): page(anonymous=302, signed=200),
-    ("forum_topic_create", "post"): page(anonymous=302, signed=302),
+    ("forum_topic_create", "get"): page(anonymous=302, member=200, staffers=200, signed=404),
+    ("forum_topic_create", "post"): page(anonymous=302, member=302, staffers=302, signed=404),
     ("forum_reply_create", "get"): page(anonymous=405, signed=405),
-    ("forum_reply_create", "post"): page(anonymous=302, signed=302),
+    ("forum_reply_create", "post"): page(anonymous=302, member=302, staffers=302, signed=404),
     ("forum_solution", "get"): page(anonymous=405, signed=405),
-    ("forum_solution", "post"): page(anonymous=302, member=302, staffers=302, signed=403),
+    ("forum_solution", "post"): page(anonymous=302, member=302, staffers=302, signed=404),
     ("blog_home", "get"): page(anonymous=200, signed=200),
     ("blog_home", "post"): page(anonymous=405, signed=405),
     ("blog_feed", "get"): page(anonymous=200, signed=200),
@@ -749,3 +764,37 @@ def test_route(world, quiet, key, method):
             assert set(response.json()["error"]) >= {"code", "message"}, (principal, response.content[:300])
     wrong = {p: f"expected {expected[p]}, got {actual[p]}" for p in expected if actual[p] != expected[p]}
     assert not wrong, f"{method.upper()} {path_for(key, world)}: {wrong}"
+
+
+HIDDEN_OBJECTS = [
+    # (route, method, the placeholder naming the hidden object): asked by a stranger and by anonymous
+    ("community-channel-messages", "get", "channel_id"),
+    ("community-message", "patch", "message_id"),
+    ("project-collaborator-list", "get", "project_id"),
+    ("project_detail", "get", "project_id"),
+    ("community_attachment", "get", "attachment_id"),
+    ("forum_topic_short", "get", "secret_topic_id"),
+    ("forum_channel", "get", "council_id"),
+    ("forum_solution", "post", "secret_reply_id"),
+]
+
+
+@pytest.mark.parametrize(("key", "method", "name"), HIDDEN_OBJECTS)
+def test_a_hidden_object_answers_as_an_unknown_one(world, quiet, key, method, name):
+    """Existence does not leak: for those who may not see it, a hidden object and a made-up id answer alike."""
+    import uuid
+
+    values = world["values"]
+    hidden = values[name]
+    for principal in ("stranger", "anonymous"):
+        statuses = []
+        for value in (hidden, str(uuid.uuid4())):
+            values[name] = value
+            savepoint = transaction.savepoint()
+            try:
+                response = call(world, principal, key, method)
+            finally:
+                transaction.savepoint_rollback(savepoint)
+                values[name] = hidden
+            statuses.append((response.status_code, response.get("Location", "").replace(value, "{id}")))
+        assert statuses[0] == statuses[1], (principal, statuses)
