@@ -113,9 +113,9 @@ def _served_operations():
         cls = getattr(callback, "cls", None)
         if not full.startswith("api/") or cls is None or pattern.name in _NOT_OPERATIONS:
             continue
-        actions = getattr(callback, "actions", None)
-        methods = actions or [m for m in cls.http_method_names if m in _HTTP_METHODS and hasattr(cls, m)]
-        for method in methods:
+        # (A viewset adds "head" to its actions on its first GET: only the operation methods count.)
+        methods = getattr(callback, "actions", None) or [m for m in cls.http_method_names if hasattr(cls, m)]
+        for method in set(methods) & set(_HTTP_METHODS):
             yield method.upper(), _shape("/" + full.replace("^", "").replace("$", ""))
 
 

@@ -220,17 +220,22 @@ def expected_answer(sender: str, frame: dict, state: dict) -> str | None:
     }.get(kind)
 
 
-def _after(sender: str, frame: dict, state: dict, answered_error: bool) -> None:
-    """Keeps the oracle's model of the sockets in step with what they did."""
-    if answered_error:
+def _after(sender: str, sent: dict, state: dict, answered_error: bool, names: dict) -> None:
+    """Keeps the oracle's model of the sockets in step with what they did: any frame the server accepted,
+    valid or broken (a broken field may still name a real object), counts. ``names`` maps ids back to
+    the placeholders the oracle reasons with."""
+    if answered_error or not isinstance(sent, dict):
         return
-    kind = frame["type"]
+    kind = sent.get("type")
+    target = sent.get("channel") if kind in ("channel:join", "channel:leave") else sent.get("id")
+    if not isinstance(target, str) or target not in names:
+        return
     if kind == "channel:join":
-        state["joined"][sender].add(frame["channel"])
+        state["joined"][sender].add(names[target])
     elif kind == "channel:leave":
-        state["joined"][sender].discard(frame["channel"])
+        state["joined"][sender].discard(names[target])
     elif kind == "message:delete":
-        state["deleted"].add(frame["id"])
+        state["deleted"].add(names[target])
 
 
 # --- the test --------------------------------------------------------------------------------------------
@@ -309,6 +314,7 @@ def test_generated_frames_follow_the_protocol(steps, world, generous):
     own = services.message_post(actor=world["member"], channel=world["public"], content="mine")
     # The member's own message, fresh for each example (a step may delete it); it is in the public channel.
     ids = {**world["ids"], OWN_MESSAGE: str(own.pk)}
+    names = {value: name for name, value in ids.items() if name.startswith("@")}
     state = {"joined": {"member": set(), "outsider": set()}, "deleted": set()}
 
     note(f"steps: {steps}")
@@ -335,8 +341,7 @@ def test_generated_frames_follow_the_protocol(steps, world, generous):
                                      "report:ok")
                 ]
                 errors = _check_direct(sender, kind, frame, sent, direct, state)
-                if kind == "valid":
-                    _after(sender, frame, state, answered_error=bool(errors))
+                _after(sender, sent, state, answered_error=bool(errors), names=names)
             for who, communicator in sockets.items():  # still open, still answering
                 await communicator.send_to(text_data='{"type": "ping"}')
                 assert {"type": "pong"} in await _sync(communicator, who, world["private"], "end")
