@@ -7,6 +7,7 @@ that violates the schema, and accept input that follows it. An authenticated use
 """
 
 import json
+import re
 from datetime import UTC, date, datetime, time
 
 import pytest
@@ -86,6 +87,62 @@ def fuzz_key(user, api_key_for, settings):
 def test_api_conforms_to_its_schema(case, fuzz_key):
     checks = BASE_CHECKS if (case.method, case.path) in DATA_DEPENDENT else CHECKS
     case.call_and_validate(app=wsgi_app, headers={"Authorization": f"Bearer {fuzz_key}"}, checks=checks)
+
+
+# --- Every operation -------------------------------------------------------------------------------
+# The test above covers what the schema documents; these hold the schema to the URL conf, so an API
+# route (a new app's, say) cannot be served without being fuzzed.
+
+_HTTP_METHODS = ("get", "post", "put", "patch", "delete")
+_NOT_OPERATIONS = ("api-schema", "api-docs", "api-redoc")  # the schema and its viewers
+
+
+def _served_operations():
+    """(METHOD, path shape) of every DRF view the URL conf serves under /api/."""
+    from django.urls import URLResolver, get_resolver
+
+    def walk(patterns, prefix=""):
+        for pattern in patterns:
+            if isinstance(pattern, URLResolver):
+                yield from walk(pattern.url_patterns, prefix + str(pattern.pattern))
+            else:
+                yield prefix + str(pattern.pattern), pattern
+
+    for full, pattern in walk(get_resolver().url_patterns):
+        callback = pattern.callback
+        cls = getattr(callback, "cls", None)
+        if not full.startswith("api/") or cls is None or pattern.name in _NOT_OPERATIONS:
+            continue
+        # (A viewset adds "head" to its actions on its first GET: only the operation methods count.)
+        methods = getattr(callback, "actions", None) or [m for m in cls.http_method_names if hasattr(cls, m)]
+        for method in set(methods) & set(_HTTP_METHODS):
+            yield method.upper(), _shape("/" + full.replace("^", "").replace("$", ""))
+
+
+def _shape(path: str) -> str:
+    """A path with every parameter as ``{}``: Django's ``<name>`` and ``(?P<name>…)``, OpenAPI's ``{name}``."""
+    path = re.sub(r"\(\?P<\w+>(?:[^()]|\([^()]*\))*\)", "{}", path)
+    return re.sub(r"<(?:\w+:)?\w+>|\{\w+\}", "{}", path)
+
+
+def test_schemathesis_parametrises_every_documented_operation():
+    parametrised = {(result.ok().method.upper(), result.ok().path) for result in schema.get_all_operations()}
+    documented = {
+        (method.upper(), path)
+        for path, operations in schema.raw_schema["paths"].items()
+        for method in operations
+        if method in _HTTP_METHODS
+    }
+    assert parametrised == documented
+
+
+def test_every_api_route_is_in_the_schema():
+    served = set(_served_operations())
+    documented = {(method, _shape(path)) for method, path in
+                  ((r.ok().method.upper(), r.ok().path) for r in schema.get_all_operations())}
+    assert served - documented == set(), "served under /api/ but not in the schema (so never fuzzed)"
+    assert documented - served == set(), "in the schema but not served"
+    assert {("POST", "/api/billing/checkout/"), ("POST", "/api/billing/portal/")} <= documented
 
 
 # --- Date-times at the edges -----------------------------------------------------------------------
