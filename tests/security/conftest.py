@@ -36,7 +36,7 @@ def blocks(text: str) -> list[dict]:
     """Every block type, each carrying ``text`` wherever the block takes text."""
     return [
         {"type": "paragraph", "text": text},
-        {"type": "heading", "text": text, "level": 2},
+        {"type": "heading", "text": " ".join(text.split()), "level": 2},  # one line
         {"type": "code", "language": "html", "text": text},
         {"type": "image", "url": "https://images.example/a.png", "alt": text, "caption": text},
         {"type": "quote", "text": text, "attribution": text},
@@ -75,7 +75,7 @@ def build_world(text: str, *, commit) -> World:
             world.refused[name] = me.patch("/api/me/", {name: value}, format="json").status_code
 
         response = me.post("/api/projects/", {
-            "name": text[:255], "description": text, "type": "cli", "tech_stack": [text[:50], "Python"],
+            "name": text[:255], "description": text, "type": "cli", "tech_stack": [text[:40], "Python"],
         }, format="json")
         assert response.status_code == 201, response.content
         from projects.models import Project
