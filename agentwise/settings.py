@@ -518,7 +518,7 @@ if TRUSTED_PROXY_COUNT:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 # Content-Security-Policy (django-csp; docs/security.md "Headers"). Scripts only from our own origin: no
 # inline script or on* handler runs, whatever reaches a page. Styles keep 'unsafe-inline' (style attributes
-# in Django's and allauth's admin/account markup, the usage meters, Redoc's runtime <style> tags); a style
+# of the usage meters and charts, some admin and allauth templates, Redoc's run-time <style> tags); a style
 # cannot run script. 'self' in connect-src covers ws(s):// to the same host (CSP Level 3).
 _CSP_DIRECTIVES = {
     "default-src": [SELF],

@@ -12,7 +12,7 @@ from community.models import Channel
 from content import services as content_services
 from content.models import PublicationStatus
 from content.newsletter import services as newsletter_services
-from tests.factories import StaffFactory, UserFactory
+from tests.factories import StaffFactory, UserFactory, make_api_key
 
 
 @dataclass
@@ -84,6 +84,13 @@ def build_world(text: str, *, commit) -> World:
             f"/api/projects/{world.project.pk}/", {"github_repo": "javascript:alert(1)"}, format="json"
         ).status_code
 
+        response = me.post(f"/api/projects/{world.project.pk}/executions/", {
+            "agent_type": text[:100], "command": text[:255], "status": "failed", "model": text[:100],
+            "error_message": text,
+        }, format="json")
+        assert response.status_code == 201, response.content
+        make_api_key(author, name=text[:100])
+
         world.chat = Channel.objects.create(name="general", description=text[:2000], category="Chat")
         response = me.post(f"/api/community/channels/{world.chat.pk}/messages/", {"content": text}, format="json")
         assert response.status_code == 201, response.content
@@ -101,6 +108,11 @@ def build_world(text: str, *, commit) -> World:
         )
         assert response.status_code == 201, response.content
         world.reply = ForumReply.objects.get(pk=response.json()["id"])
+
+        response = api(reader).post("/api/reports/", {
+            "content_type": "forum_post", "content_id": str(world.topic.pk), "reason": text[:255],
+        }, format="json")
+        assert response.status_code == 201, response.content
 
         world.post = content_services.blog_post_create(
             actor=staff,

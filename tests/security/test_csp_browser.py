@@ -44,7 +44,8 @@ def browser_page(server, cookie=None):
             if cookie:
                 context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "value": cookie, "url": server.url}])
             page = context.new_page()
-            page.violations = []
+            page.violations, page.console = [], []
+            page.on("console", lambda m: page.console.append(m.text))
             page.on("console", lambda m: "Content Security Policy" in m.text and page.violations.append(m.text))
             page.dialogs, page.accept_dialogs = [], False
             page.on("dialog", lambda d: (page.dialogs.append(d.message), d.accept() if page.accept_dialogs else d.dismiss()))
@@ -63,7 +64,11 @@ def test_swagger_ui_and_redoc_render_under_the_policy(server):
         assert page.violations == []
 
         page.goto(f"{server.url}/api/redoc/")
-        expect(page.locator("h1").first).to_contain_text("Agentwise API", timeout=20_000)
+        # Redoc fetches and parses the whole schema before it draws anything.
+        try:
+            expect(page.locator("h1").first).to_contain_text("Agentwise API", timeout=60_000)
+        except AssertionError as error:
+            raise AssertionError(f"{error}\nconsole: {page.console}") from None
         page.wait_for_timeout(500)
         assert page.violations == []
 
