@@ -12,6 +12,7 @@ from community.models import Channel
 from content import services as content_services
 from content.models import PublicationStatus
 from content.newsletter import services as newsletter_services
+from tests.billing.conftest import _fake_stripe_server, fake_stripe, stripe_catalog  # noqa: F401 (fixtures)
 from tests.factories import StaffFactory, UserFactory, make_api_key
 
 

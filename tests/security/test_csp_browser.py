@@ -141,3 +141,25 @@ def test_a_script_that_reached_a_page_would_not_run(server):
         page.wait_for_timeout(500)
         assert page.dialogs == []
         assert len(page.violations) >= 2  # the handler and the inline script were refused, and reported
+
+
+@pytest.fixture
+def server_with_github(tmp_path, reference_data):
+    env = {"GITHUB_CLIENT_ID": "test-client", "GITHUB_CLIENT_SECRET": "test-secret"}
+    with DaphneProcess(log_dir=tmp_path, env=env) as daphne:
+        yield daphne
+
+
+def test_a_form_that_redirects_to_a_sign_in_provider_is_not_refused(server_with_github):
+    """Chromium checks the redirect that answers a form POST against form-action too: signing in with
+    GitHub (a POST to us, answered with a redirect to github.com) needs github.com there. Without a network
+    the browser cannot reach GitHub; what matters is that it tried, and that the policy did not refuse it."""
+    with browser_page(server_with_github) as page:
+        requested = []
+        page.on("request", lambda request: requested.append(request.url))
+        page.goto(f"{server_with_github.url}/account/login/")
+        page.get_by_role("link", name="GitHub").click()  # allauth's confirmation page: signing in is a POST
+        page.get_by_role("button", name="Continue").click()
+        page.wait_for_timeout(2000)
+        assert any(url.startswith("https://github.com/login/oauth/authorize") for url in requested), requested
+        assert page.violations == []

@@ -216,3 +216,28 @@ def test_the_template_scan_finds_what_it_looks_for():
     assert HANDLER.search('<form method="post"\n  onsubmit="x()">')
     assert not HANDLER.search('<button data-confirm="Delete?">')
     assert JAVASCRIPT_URL.search('<a href="javascript:void(0)">')
+
+
+def _origin(url: str) -> str:
+    return re.match(r"https://[^/]+", url).group(0)
+
+
+def test_form_action_allows_where_our_forms_redirect(stripe_catalog, user):
+    """Browsers check the redirect that answers a form POST against form-action (Chromium refuses it
+    otherwise; test_csp_browser.py shows it for GitHub): Checkout, the billing portal and the sign-in
+    providers are listed."""
+    from allauth.socialaccount.providers.github.views import GitHubOAuth2Adapter
+    from allauth.socialaccount.providers.google.views import GoogleOAuth2Adapter
+
+    from tests.billing.conftest import stripe_customer_for, subscription
+
+    allowed = settings.CONTENT_SECURITY_POLICY["DIRECTIVES"]["form-action"]
+    client = Client()
+    client.force_login(user)
+    checkout = client.post("/account/billing/checkout/", {"price": "price_pro_monthly"})
+    assert checkout.status_code == 303 and _origin(checkout["Location"]) in allowed
+    subscription(stripe_catalog, customer=stripe_customer_for(stripe_catalog, user))
+    portal = client.post("/account/billing/portal/")
+    assert portal.status_code == 303 and _origin(portal["Location"]) in allowed
+    for adapter in (GitHubOAuth2Adapter, GoogleOAuth2Adapter):
+        assert _origin(adapter.authorize_url) in allowed
