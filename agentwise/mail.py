@@ -73,7 +73,9 @@ def email_enqueue(message: EmailMessage, *, kind: str) -> OutboundEmail:
         cc=list(message.cc),
         bcc=list(message.bcc),
         reply_to=list(message.reply_to),
-        subject=str(message.subject),
+        # One line: a subject built from a member's text (a topic title, a campaign subject) may hold line
+        # breaks, which Django refuses in a header, so such an email would fail on every attempt.
+        subject=" ".join(str(message.subject).split()),
         text_body=text_body,
         html_body=html_body,
         headers={str(name): str(value) for name, value in message.extra_headers.items()},

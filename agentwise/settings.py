@@ -8,6 +8,7 @@ With ``DJANGO_DEBUG`` off, missing secrets stop start-up with a clear message.
 from pathlib import Path
 
 import environ
+from csp.constants import NONCE, NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -71,6 +72,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "agentwise.middleware.ServedByMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",  # Content-Security-Policy on every response (CONTENT_SECURITY_POLICY below)
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # After WhiteNoise: static files are neither counted nor refused; before everything else, so a
     # blocked address costs one cache read (docs/bot-detection.md).
@@ -507,6 +509,8 @@ X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "strict-origin-when-cross-origin"
 SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"  # Django's default, stated: the session cookie is not sent on cross-site POSTs
+CSRF_COOKIE_SAMESITE = "Lax"
 # How many proxies of ours sit in front of daphne, each appending to X-Forwarded-For and setting
 # X-Forwarded-Proto. The client writes whatever precedes their entries, so with 0 (no proxy) those headers
 # are ignored. One count for daphne (agentwise.web, agentwise.daphne), agentwise.net.client_ip, allauth's
@@ -518,6 +522,37 @@ ALLAUTH_TRUSTED_PROXY_COUNT = TRUSTED_PROXY_COUNT
 REST_FRAMEWORK["NUM_PROXIES"] = TRUSTED_PROXY_COUNT
 if TRUSTED_PROXY_COUNT:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Content-Security-Policy (django-csp; docs/security.md "Headers"). Scripts only from our own origin: no
+# inline script or on* handler runs, whatever reaches a page. Styles keep 'unsafe-inline' (style attributes
+# of the usage meters and charts, some admin and allauth templates, Redoc's run-time <style> tags); a style
+# cannot run script. 'self' in connect-src covers ws(s):// to the same host (CSP Level 3).
+_CSP_DIRECTIVES = {
+    "default-src": [SELF],
+    "script-src": [SELF, NONCE],  # a nonce is added only on a response whose template asked for one
+    "style-src": [SELF, "'unsafe-inline'"],
+    "img-src": [SELF, "data:", "https:"],  # avatars and post images are https URLs elsewhere
+    "font-src": [SELF],
+    "connect-src": [SELF],
+    # Blog/docs embeds: the players content.blocks.embed_for rebuilds (tests/security/test_headers.py).
+    "frame-src": ["https://www.youtube-nocookie.com", "https://player.vimeo.com", "https://www.loom.com",
+                  "https://asciinema.org"],
+    "worker-src": [SELF, "blob:"],  # Redoc's search worker
+    "object-src": [NONE],
+    "base-uri": [SELF],
+    # A form posts to us; where we answer with a redirect elsewhere (Stripe Checkout and portal, sign-in
+    # with GitHub or Google) browsers check the redirect against form-action too.
+    "form-action": [SELF, "https://checkout.stripe.com", "https://billing.stripe.com", "https://github.com",
+                    "https://accounts.google.com"],
+    "frame-ancestors": [NONE],
+}
+if env.str("CSP_REPORT_URI", default=""):
+    _CSP_DIRECTIVES["report-uri"] = [env.str("CSP_REPORT_URI")]
+# DJANGO_CSP_REPORT_ONLY=1 sends the policy as Content-Security-Policy-Report-Only: violations are reported
+# (and logged by the browser), nothing is blocked. For trying a stricter policy in production first.
+if env.bool("DJANGO_CSP_REPORT_ONLY", default=False):
+    CONTENT_SECURITY_POLICY_REPORT_ONLY = {"DIRECTIVES": _CSP_DIRECTIVES}
+else:
+    CONTENT_SECURITY_POLICY = {"DIRECTIVES": _CSP_DIRECTIVES}
 if not DEBUG:
     SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=True)
     SECURE_REDIRECT_EXEMPT = [r"^healthz/$", r"^readyz/$"]

@@ -80,5 +80,5 @@ def media(request, path: str):
     if response.get("Content-Type", "").startswith("application/pdf"):
         # Chrome will not open its PDF viewer in a sandboxed document; a PDF runs no script on our origin.
         return response
-    response["Content-Security-Policy"] = "sandbox; default-src 'none'; img-src 'self'; style-src 'unsafe-inline'"
+    response["Content-Security-Policy"] = "sandbox; default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; frame-ancestors 'none'"
     return response

@@ -46,5 +46,5 @@ def attachment_download(request, attachment_id, extension):
     response["Cache-Control"] = "private, max-age=3600"
     if attachment.content_type != "application/pdf":
         # Chrome will not open its PDF viewer in a sandboxed document; a PDF runs no script on our origin.
-        response["Content-Security-Policy"] = "sandbox; default-src 'none'; img-src 'self'; style-src 'unsafe-inline'"
+        response["Content-Security-Policy"] = "sandbox; default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; frame-ancestors 'none'"
     return response

@@ -169,7 +169,7 @@ class CampaignAdmin(admin.ModelAdmin):
         response = HttpResponse(html)
         # The body was sanitised on save and rendered through templates; still, show it sandboxed.
         response["Content-Security-Policy"] = (
-            "sandbox; default-src 'none'; img-src https: http: data:; style-src 'unsafe-inline'"
+            "sandbox; default-src 'none'; img-src https: http: data:; style-src 'unsafe-inline'; frame-ancestors 'none'"
         )
         return response
 

@@ -16,3 +16,11 @@ document.addEventListener("click", async (event) => {
     button.textContent = "Press Ctrl+C";
   }
 });
+
+// A form or button with data-confirm asks before it submits (instead of an inline onsubmit/onclick,
+// which the Content-Security-Policy would refuse to run).
+document.addEventListener("submit", (event) => {
+  const submitter = event.submitter;
+  const message = (submitter && submitter.dataset.confirm) || event.target.dataset.confirm;
+  if (message && !window.confirm(message)) event.preventDefault();
+});
