@@ -229,12 +229,14 @@ def main():
     parser.add_argument("--requests", type=int, default=500)
     parser.add_argument("--gc", choices=["both", "as is", "frozen"], default="both",
                         help="measure with and without gc.freeze() after warm-up (default: both, alternated)")
+    parser.add_argument("--database-name", default="agentwise_bench",
+                        help="the throwaway PostgreSQL database (created and dropped; pick your own if others run this)")
     parser.add_argument("--verbose", action="store_true", help="list statements that only some requests run")
     args = parser.parse_args()
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "agentwise.settings")
     os.environ.setdefault("LOG_LEVEL", "ERROR")
-    database, cleanup = throwaway_database("agentwise_bench")
+    database, cleanup = throwaway_database(args.database_name)
     import django
 
     django.setup()
