@@ -231,6 +231,8 @@ def main():
                         help="measure with and without gc.freeze() after warm-up (default: both, alternated)")
     parser.add_argument("--database-name", default="agentwise_bench",
                         help="the throwaway PostgreSQL database (created and dropped; pick your own if others run this)")
+    parser.add_argument("--profile", action="store_true",
+                        help="after the run, cProfile 200 report-run POSTs and print where their time goes")
     parser.add_argument("--verbose", action="store_true", help="list statements that only some requests run")
     args = parser.parse_args()
 
@@ -300,6 +302,13 @@ def main():
                     for name, fn in paths:
                         blocks.setdefault((mode, name), []).append(_measure(fn, block))
             gc.callbacks.remove(PROBE.on_gc)
+            if args.profile:
+                import cProfile
+                import pstats
+
+                profiler = cProfile.Profile()
+                profiler.runcall(lambda: [api_post() for _ in range(200)])
+                pstats.Stats(profiler).sort_stats("tottime").print_stats(30)
 
         final = {key: _summary([r for b in parts for r in b], parts) for key, parts in blocks.items()}
         print()
