@@ -43,8 +43,15 @@ def plan_limits_for_tier(tier: str) -> dict[str, int | None]:
     return limits
 
 
-def plan_limits_for(user) -> dict[str, int | None]:
-    return plan_limits_for_tier(effective_tier(user.profile))
+def plan_limits_for(user, *, memo: dict | None = None) -> dict[str, int | None]:
+    """The user's limits. ``memo`` (a dict kept for one response) answers repeats by tier without a cache
+    round trip: a list of 100 projects asks once per owner tier, not once per row."""
+    tier = effective_tier(user.profile)
+    if memo is None:
+        return plan_limits_for_tier(tier)
+    if tier not in memo:
+        memo[tier] = plan_limits_for_tier(tier)
+    return memo[tier]
 
 
 def plan_limits_changed(tier: str) -> None:
@@ -107,14 +114,14 @@ def projects_annotate_plan_place(queryset):
     return queryset.annotate(owner_active_before=Coalesce(Subquery(before, output_field=IntegerField()), 0))
 
 
-def _allowed_if_past_limit(project) -> int | None:
+def _allowed_if_past_limit(project, memo: dict | None = None) -> int | None:
     """The owner's ``max_active_projects`` when this project is past it (oldest first), else None.
 
     Uses ``owner_active_before`` when the project was loaded with it, else counts: one query.
     """
     if project.status != ProjectStatus.ACTIVE:
         return None
-    allowed = plan_limits_for(project.user).get("max_active_projects")
+    allowed = plan_limits_for(project.user, memo=memo).get("max_active_projects")
     if allowed is None:
         return None
     before = getattr(project, "owner_active_before", None)
@@ -123,11 +130,11 @@ def _allowed_if_past_limit(project) -> int | None:
     return allowed if before >= allowed else None
 
 
-def project_writable(project) -> bool:
+def project_writable(project, *, memo: dict | None = None) -> bool:
     """False while the owner has more active projects than their plan allows and this one is past the
     first ``max_active_projects`` (oldest ``created_at`` first). Archived and deleted projects do not
     count, and are not held here (their own rules decide what may change in them)."""
-    return _allowed_if_past_limit(project) is None
+    return _allowed_if_past_limit(project, memo) is None
 
 
 def require_project_writable(project, *, actor) -> None:

@@ -77,7 +77,8 @@ class ProjectSerializer(serializers.ModelSerializer):
         return getattr(project, "viewer_role", None)
 
     def get_read_only(self, project) -> bool:
-        return not limits.project_writable(project)
+        # One plan-limits lookup per owner tier for the whole response, not a cache round trip per row.
+        return not limits.project_writable(project, memo=self.context.setdefault("plan_limits_by_tier", {}))
 
 
 class ProjectWriteSerializer(serializers.Serializer):

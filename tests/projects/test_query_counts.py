@@ -60,3 +60,23 @@ def test_list_query_count_does_not_grow(rich_user, api_key_for, path, rows, djan
         response = client.get(path.format(p=first.pk))
     assert response.status_code == 200
     assert response.json()["count"] >= 1
+
+
+def test_projects_list_reads_plan_limits_once_per_response_not_per_row(rich_user, api_key_for, monkeypatch):
+    """Each row's ``read_only`` needs the owner's plan limits: one cache read per tier per response, since
+    a round trip per row was the list's largest cost beyond its SQL (docs/performance.md)."""
+    from billing import limits
+
+    for index in range(30):
+        services.project_create(actor=rich_user, data={"name": f"P{index}"})
+    reads = []
+    real = limits.plan_limits_for_tier
+    monkeypatch.setattr(limits, "plan_limits_for_tier", lambda tier: reads.append(tier) or real(tier))
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {api_key_for(rich_user)}")
+
+    response = client.get("/api/projects/?page_size=30")
+
+    assert response.status_code == 200 and len(response.json()["results"]) == 30
+    # One for the plan's daily API-call allowance (the throttle), one for the whole list.
+    assert reads == ["enterprise", "enterprise"]
