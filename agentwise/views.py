@@ -78,7 +78,9 @@ def media(request, path: str):
         raise Http404
     response = serve(request, path, document_root=settings.MEDIA_ROOT)
     if response.get("Content-Type", "").startswith("application/pdf"):
-        # Chrome will not open its PDF viewer in a sandboxed document; a PDF runs no script on our origin.
+        # Chrome will not open its PDF viewer in a sandboxed document (nor under the site policy's
+        # object-src 'none'); a PDF runs no script on our origin. Framing stays refused.
+        response["Content-Security-Policy"] = "frame-ancestors 'none'"
         return response
     response["Content-Security-Policy"] = "sandbox; default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; frame-ancestors 'none'"
     return response

@@ -44,7 +44,10 @@ def attachment_download(request, attachment_id, extension):
         filename=attachment.name,
     )
     response["Cache-Control"] = "private, max-age=3600"
-    if attachment.content_type != "application/pdf":
-        # Chrome will not open its PDF viewer in a sandboxed document; a PDF runs no script on our origin.
+    if attachment.content_type == "application/pdf":
+        # Chrome will not open its PDF viewer in a sandboxed document (nor under the site policy's
+        # object-src 'none'); a PDF runs no script on our origin. Framing stays refused.
+        response["Content-Security-Policy"] = "frame-ancestors 'none'"
+    else:
         response["Content-Security-Policy"] = "sandbox; default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; frame-ancestors 'none'"
     return response

@@ -71,8 +71,8 @@ class Page(HTMLParser):
             self.links[values["rel"]] = values.get("href", "")
         elif tag == "title":
             self._in_title = True
-        elif tag == "script":
-            self.scripts += 1
+        elif tag == "script" and not values.get("src", "").startswith("/static/"):
+            self.scripts += 1  # not ours: the site's own scripts are static files
         elif tag == "iframe":
             self.iframes.append(values.get("src", ""))
 
