@@ -36,3 +36,15 @@ def throwaway_database(name: str) -> tuple[str, Callable[[], None]]:
     folder = tempfile.mkdtemp(prefix="agentwise-bench-")
     os.environ["DATABASE_URL"] = f"sqlite:///{folder}/bench.sqlite3"
     return f"SQLite ({folder}/bench.sqlite3)", lambda: None
+
+
+# The environment a benchmark's own server processes run with: production settings on 127.0.0.1, and chat
+# limits raised so the flood limit does not refuse the benchmark's load.
+SERVER_ENV = {
+    "DJANGO_DEBUG": "0",
+    "DJANGO_SECRET_KEY": "benchmark-only-not-a-secret-" + "x" * 40,
+    "DJANGO_SECURE_SSL_REDIRECT": "0",
+    "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
+    "COMMUNITY_POST_RATE_MESSAGES": "1000",
+    "LOG_LEVEL": "WARNING",
+}

@@ -41,16 +41,7 @@ from urllib.parse import urlparse
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.common import throwaway_database  # noqa: E402
-
-SERVER_ENV = {
-    "DJANGO_DEBUG": "0",
-    "DJANGO_SECRET_KEY": "benchmark-only-not-a-secret-" + "x" * 40,
-    "DJANGO_SECURE_SSL_REDIRECT": "0",
-    "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
-    "COMMUNITY_POST_RATE_MESSAGES": "1000",
-    "LOG_LEVEL": "WARNING",
-}
+from benchmarks.common import SERVER_ENV, throwaway_database  # noqa: E402
 
 # (kind, weight): what one worker picks each turn.
 MIX = [

@@ -33,15 +33,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.common import SERVER_ENV as BASE_SERVER_ENV  # noqa: E402
 from benchmarks.common import throwaway_database  # noqa: E402
 
 SERVER_ENV = {
-    "DJANGO_DEBUG": "0",
-    "DJANGO_SECRET_KEY": "benchmark-only-not-a-secret-" + "x" * 40,
-    "DJANGO_SECURE_SSL_REDIRECT": "0",
-    "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
-    "COMMUNITY_POST_RATE_MESSAGES": "1000",
-    "LOG_LEVEL": "WARNING",
+    **BASE_SERVER_ENV,
     **({"DJANGO_CONN_MAX_AGE": os.environ["DJANGO_CONN_MAX_AGE"]} if "DJANGO_CONN_MAX_AGE" in os.environ else {}),
 }
 CONNECT_CONCURRENCY = 50
