@@ -94,11 +94,12 @@ class BillingOverview:
     invoices: list[InvoiceRow]
 
 
-def billing_overview(user, *, invoice_limit: int = 24) -> BillingOverview:
+def billing_overview(user, *, invoice_limit: int = 24, with_history: bool = True) -> BillingOverview:
     """The user's plan as the limits see it, the subscription's next renewal (or its end, when cancelled at
-    period end), and the newest invoices with Stripe's hosted page and PDF links. At most four queries."""
+    period end), and the newest invoices with Stripe's hosted page and PDF links. At most four queries;
+    none beyond the profile with ``with_history=False`` (the pricing page needs only the plan)."""
     profile = user.profile
-    customer = customer_of(user)
+    customer = customer_of(user) if with_history else None
     next_invoice = ends_at = None
     invoices: list[InvoiceRow] = []
     if customer is not None:

@@ -31,7 +31,9 @@ def pricing(request):
         "billing/pricing.html",
         {
             "plans": selectors.pricing_plans(),
-            "overview": selectors.billing_overview(request.user) if request.user.is_authenticated else None,
+            "overview": (
+                selectors.billing_overview(request.user, with_history=False) if request.user.is_authenticated else None
+            ),
             "checkout_cancelled": request.GET.get("checkout") == "cancelled",
         },
     )
