@@ -114,16 +114,66 @@ def projects_annotate_plan_place(queryset):
     return queryset.annotate(owner_active_before=Coalesce(Subquery(before, output_field=IntegerField()), 0))
 
 
+def projects_note_plan_place(projects, *, memo: dict | None = None) -> None:
+    """Sets ``plan_past_limit`` on each project of one page of a list, so ``project_writable`` needs no query
+    per row — without a correlated count per row, which costs an owner with thousands of projects thousands
+    of index entries per row.
+
+    One query counts the active projects of the page's limited owners; only when one of them is over their
+    limit (rare: a downgrade) a second fetches the ids of that owner's first ``max_active_projects`` active
+    projects. At most two queries, each reading an index, not the owner's whole history.
+    """
+    projects = list(projects)
+    for project in projects:
+        project.plan_past_limit = False
+    active = [project for project in projects if project.status == ProjectStatus.ACTIVE]
+    memo = {} if memo is None else memo
+    allowed_by_owner = {}
+    for project in active:
+        if project.user_id not in allowed_by_owner:
+            allowed_by_owner[project.user_id] = plan_limits_for(project.user, memo=memo).get("max_active_projects")
+    limited = [owner for owner, allowed in allowed_by_owner.items() if allowed is not None]
+    if not limited:
+        return
+    counts = dict(
+        Project.objects.filter(user_id__in=limited, status=ProjectStatus.ACTIVE)
+        .order_by()
+        .values("user")
+        .annotate(count=Count("pk"))
+        .values_list("user", "count")
+    )
+    over = {owner for owner in limited if counts.get(owner, 0) > allowed_by_owner[owner]}
+    if not over:
+        return
+    # The first ``allowed`` active projects of each owner over the limit stay writable: one statement (a
+    # UNION of one index scan with LIMIT per owner), however many projects those owners have.
+    firsts = [
+        Project.objects.filter(user_id=owner, status=ProjectStatus.ACTIVE)
+        .order_by("created_at", "pk")
+        .values_list("pk", flat=True)[: allowed_by_owner[owner]]
+        for owner in over
+        if allowed_by_owner[owner] > 0
+    ]
+    writable = set(firsts[0].union(*firsts[1:], all=True)) if firsts else set()
+    for project in active:
+        if project.user_id in over:
+            project.plan_past_limit = project.pk not in writable
+
+
 def _allowed_if_past_limit(project, memo: dict | None = None) -> int | None:
     """The owner's ``max_active_projects`` when this project is past it (oldest first), else None.
 
-    Uses ``owner_active_before`` when the project was loaded with it, else counts: one query.
+    Uses ``plan_past_limit`` (a list page, ``projects_note_plan_place``) or ``owner_active_before`` (one
+    project, ``projects_annotate_plan_place``) when the project was loaded with one, else counts: one query.
     """
     if project.status != ProjectStatus.ACTIVE:
         return None
     allowed = plan_limits_for(project.user, memo=memo).get("max_active_projects")
     if allowed is None:
         return None
+    past_limit = getattr(project, "plan_past_limit", None)
+    if past_limit is not None:
+        return allowed if past_limit else None
     before = getattr(project, "owner_active_before", None)
     if before is None:
         before = _active_projects_before(owner=project.user_id, created_at=project.created_at, pk=project.pk).count()

@@ -62,6 +62,12 @@ class Project(models.Model):
             models.Index(fields=["status", "deleted_at"], name="projects_status_deleted"),
             models.Index(fields=["type"], name="projects_type"),
             models.Index(fields=["name"], name="projects_name"),
+            # An owner's active projects in the order their plan covers them (billing.limits).
+            models.Index(
+                fields=["user", "created_at", "id"],
+                name="projects_owner_active_place",
+                condition=models.Q(status="active"),
+            ),
         ]
 
     def __str__(self) -> str:

@@ -49,8 +49,8 @@ def project_list_visible_to(*, user, deleted: bool = False) -> QuerySet[Project]
 
     ``deleted=True`` lists instead the user's own soft-deleted projects that can still be restored.
     Each row carries ``viewer_role`` and ``viewer_id`` so permission checks need no query per row, and
-    its owner's profile and place among their active projects, so whether the owner's plan still covers it
-    (``billing.limits.project_writable``) needs none either.
+    its owner's profile; a list page then asks ``billing.limits.projects_note_plan_place`` whether the owners'
+    plans still cover its projects (at most two queries per page, whatever the owners own).
     """
     if not user.is_authenticated:
         return Project.objects.none()
@@ -62,8 +62,7 @@ def project_list_visible_to(*, user, deleted: bool = False) -> QuerySet[Project]
         queryset = Project.objects.filter(Q(user=user) | Exists(_accepted_membership(user))).exclude(
             status=ProjectStatus.DELETED
         )
-    queryset = limits.projects_annotate_plan_place(queryset.select_related("user__profile"))
-    return queryset.annotate(
+    return queryset.select_related("user__profile").annotate(
         viewer_id=Value(str(user.pk), output_field=CharField()),
         viewer_role=Case(
             When(user=user, then=Value("owner")),
@@ -74,8 +73,11 @@ def project_list_visible_to(*, user, deleted: bool = False) -> QuerySet[Project]
 
 
 def project_get_visible(*, user, project_id, deleted: bool = False) -> Project:
-    """One visible project. Raises NotFound for unknown and invisible alike (a 404, never a 403)."""
-    return get_visible(project_list_visible_to(user=user, deleted=deleted), pk=project_id)
+    """One visible project, with its place among its owner's active projects (``project_writable`` needs no
+    further query). Raises NotFound for unknown and invisible alike (a 404, never a 403)."""
+    return get_visible(
+        limits.projects_annotate_plan_place(project_list_visible_to(user=user, deleted=deleted)), pk=project_id
+    )
 
 
 def invitation_list_for(*, user) -> QuerySet[ProjectCollaborator]:

@@ -10,6 +10,7 @@ from rest_framework.response import Response
 
 from agentwise.access import can
 from agentwise.errors import NotFound
+from billing import limits
 
 from .. import selectors, services
 from ..models import AgentExecution, Budget, Project, ProjectCollaborator, UsageMetric
@@ -70,10 +71,16 @@ class ProjectViewSet(
     def get_object(self) -> Project:
         return selectors.project_get_visible(user=self.request.user, project_id=self.kwargs["pk"])
 
+    def list(self, request, *args, **kwargs):
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        context = {**self.get_serializer_context(), "plan_limits_by_tier": {}}
+        limits.projects_note_plan_place(page, memo=context["plan_limits_by_tier"])
+        return self.get_paginated_response(ProjectSerializer(page, many=True, context=context).data)
+
     def _reload(self, project: Project) -> Project:
-        return selectors.project_list_visible_to(
-            user=self.request.user, deleted=project.status == "deleted"
-        ).get(pk=project.pk)
+        return selectors.project_get_visible(
+            user=self.request.user, project_id=project.pk, deleted=project.status == "deleted"
+        )
 
     def create(self, request):
         serializer = ProjectWriteSerializer(data=request.data)

@@ -285,3 +285,36 @@ def test_the_project_list_costs_the_same_queries_for_more_read_only_rows(setup, 
     plan_change(owner, "free")
     assert sum(read_only_by_name(client).values()) == 7
     assert count_queries() == few
+
+
+def test_the_list_places_only_the_projects_of_owners_over_their_limit(setup, owner, people, client_for):
+    """The list no longer counts each row's place among its owner's projects in its own SQL (an owner with
+    thousands of projects paid thousands of index entries per row): one query counts the page's owners'
+    active projects, and a second places projects only when an owner on the page is over the limit."""
+    editor = people["editor"]
+    for index in range(2):
+        services.project_create(actor=editor, data={"name": f"Editor's {index}"})  # Free, within the limit
+    client = client_for(editor)
+
+    def list_queries(path="/api/projects/?page_size=100"):
+        with CaptureQueriesContext(connection) as queries:
+            response = client.get(path)
+        assert response.status_code == 200
+        return {row["name"]: row["read_only"] for row in response.json()["results"]}, len(queries)
+
+    client.get("/api/projects/")  # warms the plan limits cache
+    rows, over_on_page = list_queries()
+    assert rows == {"Editor's 0": False, "Editor's 1": False, "P4": True}  # the owner's P4, shared with the editor
+    rows, within_only = list_queries("/api/projects/?page_size=100&search=Editor")
+    assert rows == {"Editor's 0": False, "Editor's 1": False}
+    assert over_on_page == within_only + 1
+
+
+def test_read_only_is_the_same_on_every_page_of_a_paginated_list(setup, owner, client_for):
+    client = client_for(owner)
+    seen = {}
+    for page in (1, 2, 3):
+        response = client.get(f"/api/projects/?page_size=2&page={page}")
+        assert response.status_code == 200
+        seen.update({row["name"]: row["read_only"] for row in response.json()["results"]})
+    assert seen == {"P0": False, "P1": False, "P2": False, "P3": True, "P4": True, "Old archived": False}
