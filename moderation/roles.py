@@ -34,14 +34,19 @@ BILLING_APPS = ("djstripe", "billing")
 def sync_groups(apps) -> None:
     """Creates the groups and sets their permissions exactly (run from a migration, with its ``apps``)."""
     from django.contrib.auth.management import create_permissions
-    from django.db.models import Q
 
     for config in apps.get_app_configs():  # permissions are otherwise created only after all migrations
         config.models_module = True
         create_permissions(config, apps=apps, verbosity=0)
         config.models_module = None
-    Group = apps.get_model("auth", "Group")
-    Permission = apps.get_model("auth", "Permission")
+    groups_set(apps.get_model("auth", "Group"), apps.get_model("auth", "Permission"))
+
+
+def groups_set(Group, Permission) -> None:  # noqa: N803 (model classes, historical or real)
+    """The groups and their permissions, given the models: a migration's historical ones, or the real ones
+    (the test suite restores the groups after a test that empties every table)."""
+    from django.db.models import Q
+
     moderators, _ = Group.objects.get_or_create(name=MODERATORS)
     wanted = Q()
     for app, codenames in MODERATOR_PERMISSIONS.items():

@@ -128,8 +128,7 @@ def _celery_eager():
 def django_db_setup(django_db_setup, django_db_blocker):
     """Reference rows from data migrations, again: a reused test database may have been flushed."""
     with django_db_blocker.unblock():
-        ensure_plan_limits()
-        ensure_model_prices()
+        _reference_rows()
     yield
     # Async tests leave connections open in asgiref's worker threads (and subprocesses may linger);
     # close them so the test database can be dropped.
@@ -144,11 +143,41 @@ def django_db_setup(django_db_setup, django_db_blocker):
                 )
 
 
+def _reference_rows() -> None:
+    """The rows the data migrations seed: plan limits, model prices, the staff groups."""
+    from django.contrib.auth.models import Group, Permission
+
+    from moderation.roles import groups_set
+
+    ensure_plan_limits()
+    ensure_model_prices()
+    groups_set(Group, Permission)
+
+
 @pytest.fixture
 def reference_data(transactional_db):
     """For transactional tests, whose flush removes the rows the migrations seeded."""
-    ensure_plan_limits()
-    ensure_model_prices()
+    _reference_rows()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_teardown(item, nextitem):
+    """A transactional test ends by emptying every table; the tests after it expect the seeded rows. Run one
+    after the other, pytest-django puts transactional tests last; spread over workers (pytest-xdist hands out
+    whole files), a later file's test can run after one on the same database. Here, after the test's own
+    fixtures (the flush included) are torn down."""
+    yield
+    if nextitem is None:  # the last test: the test database is gone with the session
+        return
+    marker = item.get_closest_marker("django_db")
+    flushed = (marker is not None and marker.kwargs.get("transaction")) or {"transactional_db", "live_server"} & set(
+        getattr(item, "fixturenames", ())
+    )
+    if flushed:
+        from pytest_django.plugin import blocking_manager_key
+
+        with item.config.stash[blocking_manager_key].unblock():
+            _reference_rows()
 
 
 @pytest.fixture
