@@ -10,7 +10,6 @@ messages in the same channel, runs in the same project) can reach the file.
 from __future__ import annotations
 
 import io
-import json
 import shutil
 import zipfile
 from collections.abc import Callable, Iterable, Iterator

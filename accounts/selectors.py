@@ -8,7 +8,16 @@ from django.utils import timezone
 from agentwise.access import get_visible
 from agentwise.errors import NotFound, Refusal
 
-from .models import ApiKey, DataExport, DataExportStatus, Notification, NotificationPreference, Profile, User, UserMute
+from .models import (
+    ApiKey,
+    DataExport,
+    DataExportStatus,
+    Notification,
+    NotificationPreference,
+    Profile,
+    User,
+    UserMute,
+)
 from .notification_kinds import KINDS, Delivery
 
 
