@@ -20,7 +20,7 @@ from django.http import FileResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 
 from agentwise.access import can, get_visible
 from agentwise.errors import Forbidden, Refusal
@@ -250,6 +250,7 @@ def data_export(request):
 
 
 @login_required
+@require_GET
 def data_export_download(request, token):
     """The emailed link: the zip, to the signed-in member it belongs to (404 for anyone else, 410 once expired)."""
     from django.core.files.storage import default_storage
