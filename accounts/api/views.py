@@ -236,6 +236,7 @@ class DataExportView(generics.GenericAPIView):
 
     @extend_schema(
         operation_id="me_export_retrieve",
+        auth=[{"cookieAuth": []}],
         summary="Your latest data export",
         description="Its state (`pending`, `running` with `sections_done` of `sections_total` and `rows_written`, "
         "`ready` with `download_url`, `failed` with `error`, `expired`) and when you may ask again. 404 before "
@@ -250,6 +251,7 @@ class DataExportView(generics.GenericAPIView):
 
     @extend_schema(
         operation_id="me_export_create",
+        auth=[{"cookieAuth": []}],
         summary="Request an export of your data",
         description="Queues a zip of your account's data (profile, projects, runs, messages, files, billing…); "
         "an email brings a download link that works for 7 days, for you signed in. One export a day: a second "

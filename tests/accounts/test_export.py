@@ -527,3 +527,14 @@ def test_the_tidy_task_is_on_the_beat_schedule(settings):
     tasks = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
     assert "accounts.tasks.data_exports_tidy_task" in tasks
 
+
+
+def test_the_schema_documents_the_session_only_operations():
+    from drf_spectacular.generators import SchemaGenerator
+
+    operations = SchemaGenerator().get_schema(request=None, public=True)["paths"]["/api/me/export/"]
+    assert set(operations["get"]["responses"]) >= {"200", "401", "403", "404", "429"}
+    assert set(operations["post"]["responses"]) >= {"202", "401", "403", "429"}
+    for operation in operations.values():
+        assert operation["security"] == [{"cookieAuth": []}]  # a browser session, never an API key
+        assert "session_required" in operation["description"]
