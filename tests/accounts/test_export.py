@@ -538,3 +538,9 @@ def test_the_schema_documents_the_session_only_operations():
     for operation in operations.values():
         assert operation["security"] == [{"cookieAuth": []}]  # a browser session, never an API key
         assert "session_required" in operation["description"]
+
+
+def test_account_deletion_can_remove_the_files_at_once(ready, user):
+    export, _ = ready
+    assert services.data_export_files_delete(user=user) == 1
+    assert not default_storage.exists(f"exports/{user.pk}/{export.pk}.zip")
