@@ -348,3 +348,10 @@ class DataExport(models.Model):
 
     def __str__(self) -> str:
         return f"Export for {self.user_id} ({self.status})"
+
+    @property
+    def state(self) -> str:
+        """The status a member sees: a ready export past its expiry is expired before the tidy task runs."""
+        if self.status == DataExportStatus.READY and self.expires_at is not None and self.expires_at <= timezone.now():
+            return DataExportStatus.EXPIRED
+        return self.status

@@ -139,6 +139,7 @@ class DataExportSerializer(serializers.ModelSerializer):
     """An export of your data and how far it got. ``download_url`` is set while it is ready: a signed link
     that works for your signed-in browser session until ``expires_at``."""
 
+    status = serializers.ChoiceField(source="state", choices=DataExportStatus.choices, read_only=True)
     download_url = serializers.SerializerMethodField()
     next_request_at = serializers.SerializerMethodField(
         help_text="When you may request the next export; null when you may now."
@@ -148,14 +149,14 @@ class DataExportSerializer(serializers.ModelSerializer):
         model = DataExport
         fields = [
             "id", "status", "requested_at", "started_at", "finished_at", "expires_at", "sections_total",
-            "sections_done", "rows_written", "file_size", "error", "download_url", "next_request_at",
+            "sections_done", "rows_written", "file_size", "download_url", "next_request_at",
         ]
         read_only_fields = fields
 
     def get_download_url(self, export) -> str | None:
         from ..services import data_export_download_url
 
-        if export.status != DataExportStatus.READY:
+        if export.state != DataExportStatus.READY:
             return None
         return data_export_download_url(export)
 

@@ -239,7 +239,7 @@ class DataExportView(generics.GenericAPIView):
         auth=[{"cookieAuth": []}],
         summary="Your latest data export",
         description="Its state (`pending`, `running` with `sections_done` of `sections_total` and `rows_written`, "
-        "`ready` with `download_url`, `failed` with `error`, `expired`) and when you may ask again. 404 before "
+        "`ready` with `download_url`, `failed`, `expired`) and when you may ask again. 404 before "
         "your first request." + _EXPORT_DESCRIPTION,
         responses={200: DataExportSerializer},
     )

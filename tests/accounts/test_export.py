@@ -544,3 +544,16 @@ def test_account_deletion_can_remove_the_files_at_once(ready, user):
     export, _ = ready
     assert services.data_export_files_delete(user=user) == 1
     assert not default_storage.exists(f"exports/{user.pk}/{export.pk}.zip")
+
+
+def test_a_ready_export_past_its_expiry_shows_expired_before_the_tidy_runs(ready, user, at):
+    at(NOON + timedelta(days=7, minutes=1))
+    body = session_for(user).get(API).json()
+    assert (body["status"], body["download_url"]) == ("expired", None)
+    assert "Download the zip" not in page_for(user).get(PAGE).content.decode()
+
+
+def test_the_api_does_not_show_the_builds_error(user):
+    DataExport.objects.create(user=user, status=DataExportStatus.FAILED, error="OSError: /srv/media disk full")
+    body = session_for(user).get(API).json()
+    assert body["status"] == "failed" and "error" not in body
