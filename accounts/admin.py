@@ -4,7 +4,16 @@ from django.contrib.auth.forms import UserChangeForm, UserCreationForm
 from django.core.exceptions import PermissionDenied, ValidationError
 
 from . import services
-from .models import ApiKey, Notification, NotificationDigest, NotificationPreference, Profile, User, UserMute
+from .models import (
+    ApiKey,
+    DataExport,
+    Notification,
+    NotificationDigest,
+    NotificationPreference,
+    Profile,
+    User,
+    UserMute,
+)
 
 
 def _hold_plan_change(form) -> str | None:
@@ -195,3 +204,16 @@ class NotificationDigestAdmin(ReadOnlyAdmin):
     list_display = ["user", "day", "sent_at", "count"]
     list_filter = ["day"]
     search_fields = ["user__username"]
+
+
+@admin.register(DataExport)
+class DataExportAdmin(ReadOnlyAdmin):
+    """Read-only: the request, its progress and any error, for support. The file is never served here."""
+
+    list_display = ["user", "status", "requested_at", "finished_at", "expires_at", "rows_written", "file_size"]
+    list_filter = ["status"]
+    search_fields = ["user__username", "user__email"]
+    exclude = ["file_path"]
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # the tidy task removes the file at expiry; a deleted row would leave it behind

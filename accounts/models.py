@@ -301,3 +301,57 @@ class NotificationDigest(models.Model):
 
     def __str__(self) -> str:
         return f"Digest for {self.user_id} on {self.day}"
+
+
+class DataExportStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    RUNNING = "running", "Running"
+    READY = "ready", "Ready"
+    FAILED = "failed", "Failed"
+    EXPIRED = "expired", "Expired"  # the file was removed; the row stays as the record of the request
+
+
+# A user has at most one export in these states (a unique constraint): a double click queues one build.
+DATA_EXPORT_ACTIVE = (DataExportStatus.PENDING, DataExportStatus.RUNNING)
+
+
+class DataExport(models.Model):
+    """One "download your data" request: built into a zip in the default storage by the worker
+    (``accounts.export``), downloadable by its user through a signed link until ``expires_at``."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="data_exports")
+    status = models.CharField(max_length=10, choices=DataExportStatus.choices, default=DataExportStatus.PENDING)
+    requested_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True, help_text="The link stops working and the file is removed.")
+    sections_total = models.PositiveIntegerField(default=0, help_text="JSON files the zip will hold.")
+    sections_done = models.PositiveIntegerField(default=0)
+    rows_written = models.BigIntegerField(default=0)
+    file_path = models.CharField(max_length=255, blank=True, help_text="In the default storage; never under a public URL.")
+    file_size = models.BigIntegerField(null=True, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-requested_at"]
+        indexes = [
+            models.Index(fields=["user", "-requested_at"], name="accounts_export_user_requested"),
+            models.Index(fields=["status", "expires_at"], name="accounts_export_status_expiry"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user"], condition=models.Q(status__in=DATA_EXPORT_ACTIVE), name="accounts_export_one_active",
+                violation_error_message="An export of your data is already being prepared.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Export for {self.user_id} ({self.status})"
+
+    @property
+    def state(self) -> str:
+        """The status a member sees: a ready export past its expiry is expired before the tidy task runs."""
+        if self.status == DataExportStatus.READY and self.expires_at is not None and self.expires_at <= timezone.now():
+            return DataExportStatus.EXPIRED
+        return self.status

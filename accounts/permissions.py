@@ -3,7 +3,8 @@
 Profiles are public to read; only their owner changes them. API keys are their owner's alone: a key
 is minted only from a browser session signed in within the last few minutes (an API key cannot
 mint more keys, so a leaked key cannot outlive its revocation), and revoked by its owner or staff.
-Asked through ``agentwise.access.can`` / ``require``.
+An export of your data ("your data") is requested and downloaded only from a signed-in browser session,
+by its owner alone. Asked through ``agentwise.access.can`` / ``require``.
 """
 
 import rules
@@ -29,6 +30,16 @@ def is_browser_or_console(user, credential) -> bool:
 
 
 @rules.predicate
+def is_browser(user, credential) -> bool:
+    return credential is not None and credential.kind == SESSION
+
+
+@rules.predicate
+def is_export_owner(user, export) -> bool:
+    return export is not None and user.is_authenticated and export.user_id == user.pk
+
+
+@rules.predicate
 def signed_in_recently(user, credential) -> bool:
     return credential is not None and credential.recently_signed_in
 
@@ -45,5 +56,9 @@ add_rules(
         "accounts.manage_user_access": rules.is_staff,
         "accounts.change_plan": rules.is_staff,
         "accounts.moderate_profile": rules.is_staff,  # clear a reported profile (moderation.reports)
+        # "Your data": asked with the request's credential. A key (a script, a leaked secret) cannot
+        # request or fetch everything the account holds; only the member in their browser can.
+        "accounts.request_data_export": rules.is_authenticated & is_browser,
+        "accounts.view_data_export": is_export_owner,  # no staff bypass: it holds the member's private data
     }
 )

@@ -1,10 +1,23 @@
 """Reads for accounts."""
 
+from django.conf import settings
+from django.core import signing
 from django.db.models import QuerySet
+from django.utils import timezone
 
 from agentwise.access import get_visible
+from agentwise.errors import NotFound, Refusal
 
-from .models import ApiKey, Notification, NotificationPreference, Profile, User, UserMute
+from .models import (
+    ApiKey,
+    DataExport,
+    DataExportStatus,
+    Notification,
+    NotificationPreference,
+    Profile,
+    User,
+    UserMute,
+)
 from .notification_kinds import KINDS, Delivery
 
 
@@ -55,3 +68,41 @@ def user_has_muted(*, user: User, muted: User) -> bool:
 def muter_ids(*, actor: User, among) -> set:
     """Which of the users ``among`` (ids) muted ``actor``: one indexed query."""
     return set(UserMute.objects.filter(muted=actor, user_id__in=list(among)).values_list("user_id", flat=True))
+
+
+def data_export_latest(*, user: User) -> DataExport | None:
+    """The member's most recent export request, whatever its state."""
+    return DataExport.objects.filter(user=user).order_by("-requested_at").first()
+
+
+class LinkExpired(Refusal):
+    status_code = 410
+    code = "link_expired"
+    default_message = "This download link has expired. Request a new export of your data from your account."
+
+
+def data_export_get_for_download(*, user: User, token: str) -> DataExport:
+    """The ready export a download link names, for its own user only.
+
+    NotFound for a forged token or someone else's export (staff included: existence does not leak);
+    410 ``link_expired`` to the owner once the link is older than DATA_EXPORT_LINK_DAYS or the file is gone.
+    """
+    from .services import DATA_EXPORT_SALT
+
+    signer = signing.TimestampSigner(salt=DATA_EXPORT_SALT)
+    expired = False
+    try:
+        export_id = signer.unsign(token, max_age=settings.DATA_EXPORT_LINK_DAYS * 86400)
+    except signing.SignatureExpired:
+        export_id, expired = signer.unsign(token), True
+    except signing.BadSignature:
+        raise NotFound() from None
+    mine = DataExport.objects.filter(user=user) if user.is_authenticated else DataExport.objects.none()
+    export = get_visible(mine, pk=export_id)
+    if expired or export.status == DataExportStatus.EXPIRED or (
+        export.expires_at is not None and export.expires_at <= timezone.now()
+    ):
+        raise LinkExpired()
+    if export.status != DataExportStatus.READY or not export.file_path:
+        raise NotFound()
+    return export

@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import hashlib
+import logging
+import math
 import secrets
+import tempfile
 from datetime import datetime, timedelta
 
+from django.conf import settings
+from django.core import signing
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
 from agentwise.access import can, require
-from agentwise.errors import Forbidden
+from agentwise.errors import Forbidden, Refusal
 from agentwise.integrity import unique_error
 from agentwise.ratelimits import rate_limit_hit
 from billing.plans import SubscriptionTier
@@ -24,6 +30,8 @@ from .credentials import CONSOLE, Credential
 from .models import ApiKey, Notification, NotificationPreference, Profile, User, UserMute
 from .notification_kinds import CHOOSABLE, KINDS
 from .selectors import notification_deliveries
+
+logger = logging.getLogger(__name__)
 
 API_KEY_PREFIX = "aw_"
 MAX_ACTIVE_KEYS_PER_USER = 25
@@ -358,3 +366,195 @@ def user_unmute(*, actor: User, muted: User) -> bool:
     """Ends a mute; True if there was one."""
     deleted, _ = UserMute.objects.filter(user=actor, muted=muted).delete()
     return bool(deleted)
+
+
+# --- "Your data": exports (docs/privacy.md) -------------------------------------------------------
+
+DATA_EXPORT_SALT = "accounts.data_export"
+# A build that has been "running" this long lost its worker: the sweeper hands it to another.
+DATA_EXPORT_STALE_AFTER = timedelta(hours=1)
+DATA_EXPORT_PENDING_GRACE = timedelta(minutes=10)  # a pending build's own task is normally on its way
+DATA_EXPORT_ERROR_MAX_CHARS = 2000
+
+
+def data_export_path(export) -> str:
+    """Where the zip lives in the default storage: outside every public prefix (``agentwise.views.media``)."""
+    return f"exports/{export.user_id}/{export.pk}.zip"
+
+
+def data_export_token(export) -> str:
+    """The download link's token: the export's id, signed with a timestamp (valid DATA_EXPORT_LINK_DAYS)."""
+    return signing.TimestampSigner(salt=DATA_EXPORT_SALT).sign(str(export.pk))
+
+
+def data_export_download_url(export) -> str:
+    return settings.SITE_URL + reverse("account_export_download", args=[data_export_token(export)])
+
+
+def data_export_next_allowed_at(*, user: User, now: datetime | None = None) -> datetime | None:
+    """When ``user`` may request their next export; None when they may now. A failed build does not count."""
+    from .models import DataExport, DataExportStatus
+
+    now = now or timezone.now()
+    last = (DataExport.objects.filter(user=user).exclude(status=DataExportStatus.FAILED)
+            .order_by("-requested_at").values_list("requested_at", flat=True).first())
+    if last is None:
+        return None
+    allowed_at = last + timedelta(hours=settings.DATA_EXPORT_INTERVAL_HOURS)
+    return allowed_at if allowed_at > now else None
+
+
+def data_export_request(*, user: User, credential: Credential | None):
+    """Queues an export of everything ``user`` holds; the worker builds it and emails a signed link.
+
+    Refuses with 403 ``session_required`` for anything but a signed-in browser session (an API key),
+    and with 429 ``rate_limited`` (``retry_after``, ``Retry-After``) within DATA_EXPORT_INTERVAL_HOURS
+    of the previous request, which rules out a second build running at once as well.
+    """
+    from .export import SECTION_COUNT
+    from .models import DataExport
+    from .tasks import data_export_build_task
+
+    if not can(user, "accounts.request_data_export", credential):
+        raise Forbidden(
+            "An export of your data can only be requested from a signed-in browser session, not with an API key.",
+            code="session_required",
+        )
+    now = timezone.now()
+    with transaction.atomic():
+        # Lock the user's row so two requests at once cannot both pass the once-a-day check.
+        User.objects.select_for_update().filter(pk=user.pk).first()
+        allowed_at = data_export_next_allowed_at(user=user, now=now)
+        if allowed_at is not None:
+            retry_after = max(1, math.ceil((allowed_at - now).total_seconds()))
+            raise Refusal(
+                f"You can request one export a day; the next one from {allowed_at:%Y-%m-%d %H:%M} UTC.",
+                status_code=429, code="rate_limited",
+                extra={"retry_after": retry_after, "limit": "accounts.data_export", "next_allowed_at": allowed_at.isoformat()},
+                headers={"Retry-After": str(retry_after)},
+            )
+        export = DataExport.objects.create(user=user, requested_at=now, sections_total=SECTION_COUNT)
+        audit_record("data_export.request", actor=user, resource=export, metadata={"via": credential.kind})
+        transaction.on_commit(lambda: _data_export_schedule(export.pk, data_export_build_task))
+    return export
+
+
+def _data_export_schedule(export_id, task) -> None:
+    """An unreachable broker is logged, never raised: the row is saved and the sweeper schedules it later."""
+    try:
+        task.delay(str(export_id))
+    except Exception:  # noqa: BLE001 (kombu/redis connection errors)
+        logger.exception("Could not hand data export %s to the worker; the sweeper will pick it up.", export_id)
+
+
+def data_export_build(*, export_id, now: datetime | None = None):
+    """Builds the zip of a pending export, stores it and emails the link; None when there was nothing to do.
+
+    Safe to run twice or on two workers at once: a conditional UPDATE claims the row (a build that ran
+    longer than DATA_EXPORT_STALE_AFTER lost its worker and may be claimed again), and only the claim
+    still holding at the end records the file. A failure is recorded on the row (the page shows it)
+    and the member may ask again at once.
+    """
+    from django.core.files import File
+    from django.core.files.storage import default_storage
+
+    from .export import SECTION_COUNT, export_write
+    from .models import DataExport, DataExportStatus
+
+    now = now or timezone.now()
+    claimed = DataExport.objects.filter(pk=export_id).filter(
+        Q(status=DataExportStatus.PENDING) | Q(status=DataExportStatus.RUNNING, started_at__lt=now - DATA_EXPORT_STALE_AFTER)
+    ).update(status=DataExportStatus.RUNNING, started_at=now, sections_done=0, rows_written=0,
+             sections_total=SECTION_COUNT, error="")
+    if not claimed:
+        return None
+    export = DataExport.objects.select_related("user", "user__profile").get(pk=export_id)
+    mine = DataExport.objects.filter(pk=export.pk, status=DataExportStatus.RUNNING, started_at=now)
+
+    def progress(sections: int, rows: int) -> None:
+        mine.update(sections_done=sections, rows_written=rows)
+
+    stored = ""
+    try:
+        with tempfile.TemporaryFile(suffix=".zip") as spool:
+            rows = export_write(user=export.user, target=spool, exported_at=now, progress=progress)
+            size = spool.tell()
+            spool.seek(0)
+            stored = default_storage.save(data_export_path(export), File(spool, name="export.zip"))
+        finished = timezone.now()
+        with transaction.atomic():
+            recorded = mine.update(
+                status=DataExportStatus.READY, finished_at=finished, file_path=stored, file_size=size,
+                rows_written=rows, sections_done=SECTION_COUNT,
+                expires_at=finished + timedelta(days=settings.DATA_EXPORT_LINK_DAYS),
+            )
+            if recorded:
+                export.refresh_from_db()
+                _data_export_ready_email(export)
+    except Exception as error:  # noqa: BLE001 (any fault while building: recorded, shown, retryable)
+        logger.exception("Data export %s failed.", export_id)
+        if stored:
+            default_storage.delete(stored)
+        mine.update(status=DataExportStatus.FAILED, finished_at=timezone.now(),
+                    error=f"{type(error).__name__}: {error}"[:DATA_EXPORT_ERROR_MAX_CHARS])
+        return DataExport.objects.get(pk=export_id)
+    if not recorded:  # our claim was taken over meanwhile: the other build records its own file
+        default_storage.delete(stored)
+    return export
+
+
+def _data_export_ready_email(export) -> None:
+    from agentwise.mail import email_enqueue, templated_email
+
+    message = templated_email(
+        subject="Your Agentwise data export is ready",
+        template="accounts/email/data_export_ready",
+        context={
+            "user": export.user, "export": export, "download_url": data_export_download_url(export),
+            "page_url": settings.SITE_URL + reverse("account_export"), "days": settings.DATA_EXPORT_LINK_DAYS,
+        },
+        to=[export.user.email],
+    )
+    email_enqueue(message, kind="accounts/email/data_export_ready")
+
+
+def data_exports_tidy(*, now: datetime | None = None, limit: int = 500) -> dict:
+    """Beat: removes the files of exports whose link expired (the row stays, marked ``expired``) and
+    hands pending builds whose task was lost, or running ones whose worker died, to a worker again.
+    Safe to run twice: deleting a missing file is harmless and a build is claimed once."""
+    from django.core.files.storage import default_storage
+
+    from .models import DataExport, DataExportStatus
+    from .tasks import data_export_build_task
+
+    now = now or timezone.now()
+    expired = 0
+    due = DataExport.objects.filter(status=DataExportStatus.READY, expires_at__lte=now).order_by("expires_at")
+    for export_id, path in list(due.values_list("pk", "file_path")[:limit]):
+        if path:
+            default_storage.delete(path)
+        expired += DataExport.objects.filter(pk=export_id, status=DataExportStatus.READY).update(
+            status=DataExportStatus.EXPIRED, file_path="")
+    stalled = DataExport.objects.filter(
+        Q(status=DataExportStatus.PENDING, requested_at__lte=now - DATA_EXPORT_PENDING_GRACE)
+        | Q(status=DataExportStatus.RUNNING, started_at__lt=now - DATA_EXPORT_STALE_AFTER)
+    ).values_list("pk", flat=True)[:limit]
+    requeued = 0
+    for export_id in list(stalled):
+        _data_export_schedule(export_id, data_export_build_task)
+        requeued += 1
+    return {"expired": expired, "requeued": requeued}
+
+
+def data_export_files_delete(*, user: User) -> int:
+    """Removes every export file of ``user`` now (for account deletion: the rows cascade, the files would not)."""
+    from django.core.files.storage import default_storage
+
+    from .models import DataExport
+
+    removed = 0
+    for path in DataExport.objects.filter(user=user).exclude(file_path="").values_list("file_path", flat=True):
+        default_storage.delete(path)
+        removed += 1
+    DataExport.objects.filter(user=user).exclude(file_path="").update(file_path="")
+    return removed

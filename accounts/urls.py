@@ -7,6 +7,8 @@ urlpatterns = [
     path("api-keys/", views.api_keys, name="account_api_keys"),
     path("api-keys/<uuid:key_id>/revoke/", views.api_key_revoke, name="account_api_key_revoke"),
     path("security/", views.security, name="account_security"),
+    path("export/", views.data_export, name="account_export"),
+    re_path(r"^export/download/(?P<token>[A-Za-z0-9_:-]{1,200})/$", views.data_export_download, name="account_export_download"),
     path("notifications/", views.notifications_moved, name="account_notifications"),
     path("notifications/settings/", views.notification_settings, name="account_notification_settings"),
 ]

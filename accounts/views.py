@@ -16,13 +16,14 @@ from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.core.paginator import Paginator
 from django.db import IntegrityError, transaction
+from django.http import FileResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 
 from agentwise.access import can, get_visible
-from agentwise.errors import Forbidden
+from agentwise.errors import Forbidden, Refusal
 from agentwise.integrity import unique_violation
 
 from . import selectors, services
@@ -221,3 +222,47 @@ def notifications(request):
 
 def notifications_moved(request):
     return redirect("notifications", permanent=True)
+
+
+@login_required
+def data_export(request):
+    """``/account/export/``: request an export of your data and follow it (pending, running, ready, failed)."""
+    if request.method == "POST":
+        try:
+            services.data_export_request(user=request.user, credential=Credential.from_request(request))
+        except Refusal as refusal:
+            if refusal.status_code != 429:
+                raise
+            messages.error(request, refusal.message)
+        else:
+            messages.success(request, "Your export is being prepared. We will email you a download link when it is ready.")
+        return redirect("account_export")
+    export = selectors.data_export_latest(user=request.user)
+    download_url = services.data_export_download_url(export) if export and export.state == "ready" else ""
+    return render(request, "accounts/settings_export.html", {
+        "section": "export",
+        "export": export,
+        "download_url": download_url,
+        "next_allowed_at": services.data_export_next_allowed_at(user=request.user),
+        "link_days": settings.DATA_EXPORT_LINK_DAYS,
+        "interval_hours": settings.DATA_EXPORT_INTERVAL_HOURS,
+    })
+
+
+@login_required
+@require_GET
+def data_export_download(request, token):
+    """The emailed link: the zip, to the signed-in member it belongs to (404 for anyone else, 410 once expired)."""
+    from django.core.files.storage import default_storage
+
+    export = selectors.data_export_get_for_download(user=request.user, token=token)
+    try:
+        handle = default_storage.open(export.file_path, "rb")
+    except FileNotFoundError:
+        raise selectors.LinkExpired() from None
+    response = FileResponse(
+        handle, as_attachment=True, content_type="application/zip",
+        filename=f"agentwise-data-{export.requested_at:%Y-%m-%d}.zip",
+    )
+    response["Cache-Control"] = "private, no-store"
+    return response

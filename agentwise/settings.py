@@ -209,6 +209,10 @@ CELERY_TIMEZONE = "UTC"
 NOTIFICATION_DIGEST_HOUR = env.int("NOTIFICATION_DIGEST_HOUR", default=7)
 if not 0 <= NOTIFICATION_DIGEST_HOUR <= 23:
     raise ImproperlyConfigured(f"NOTIFICATION_DIGEST_HOUR must be an hour from 0 to 23, not {NOTIFICATION_DIGEST_HOUR}.")
+# "Your data" exports (docs/privacy.md): how long the emailed link works (and the zip is kept), and
+# how long after one request the next one is refused.
+DATA_EXPORT_LINK_DAYS = env.int("DATA_EXPORT_LINK_DAYS", default=7)
+DATA_EXPORT_INTERVAL_HOURS = env.int("DATA_EXPORT_INTERVAL_HOURS", default=24)
 CELERY_BEAT_SCHEDULE = {
     "purge-deleted-projects": {
         "task": "projects.tasks.purge_deleted_projects_task",
@@ -231,6 +235,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "accounts.tasks.notification_digest_task",
         # hourly: each user's daily digest goes out on the first run of their digest day that finds something
         "schedule": env.float("NOTIFICATION_DIGEST_SECONDS", default=60 * 60),
+    },
+    "data-exports-tidy": {
+        "task": "accounts.tasks.data_exports_tidy_task",
+        # hourly: removes export files whose link expired; hands lost or stalled builds to a worker again
+        "schedule": 60 * 60,
     },
     "requeue-stale-emails": {
         "task": "agentwise.tasks.requeue_stale_emails_task",

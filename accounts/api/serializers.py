@@ -1,5 +1,7 @@
 """Accounts API shapes. Public output never carries email, Stripe ids or metadata."""
 
+from datetime import datetime
+
 from django.contrib.auth import get_user_model
 from rest_framework import serializers
 
@@ -11,7 +13,7 @@ from agentwise.api.fields import (
     UTCDateTimeField,
 )
 
-from ..models import ApiKey, Notification, Profile, UserMute
+from ..models import ApiKey, DataExport, DataExportStatus, Notification, Profile, UserMute
 from ..notification_kinds import CHOOSABLE_CHOICES, IMMEDIATE_CHOICES, KINDS
 from ..validators import USERNAME_RE, UsernameValidator
 
@@ -131,3 +133,34 @@ class MutedUserSerializer(serializers.ModelSerializer):
         model = UserMute
         fields = ["username", "display_name", "muted_at"]
         read_only_fields = fields
+
+
+class DataExportSerializer(serializers.ModelSerializer):
+    """An export of your data and how far it got. ``download_url`` is set while it is ready: a signed link
+    that works for your signed-in browser session until ``expires_at``."""
+
+    status = serializers.ChoiceField(source="state", choices=DataExportStatus.choices, read_only=True)
+    download_url = serializers.SerializerMethodField()
+    next_request_at = serializers.SerializerMethodField(
+        help_text="When you may request the next export; null when you may now."
+    )
+
+    class Meta:
+        model = DataExport
+        fields = [
+            "id", "status", "requested_at", "started_at", "finished_at", "expires_at", "sections_total",
+            "sections_done", "rows_written", "file_size", "download_url", "next_request_at",
+        ]
+        read_only_fields = fields
+
+    def get_download_url(self, export) -> str | None:
+        from ..services import data_export_download_url
+
+        if export.state != DataExportStatus.READY:
+            return None
+        return data_export_download_url(export)
+
+    def get_next_request_at(self, export) -> datetime | None:
+        from ..services import data_export_next_allowed_at
+
+        return data_export_next_allowed_at(user=export.user)

@@ -12,6 +12,7 @@ urlpatterns = [
     path(
         "me/notification-preferences/", views.NotificationPreferencesView.as_view(), name="api-notification-preferences"
     ),
+    path("me/export/", views.DataExportView.as_view(), name="api-me-export"),
     path("me/mutes/", views.MutedUserListView.as_view(), name="api-mutes"),
     re_path(r"^users/(?P<username>[A-Za-z0-9_-]{1,50})/mute/$", views.UserMuteView.as_view(), name="api-user-mute"),
     # Only handle-shaped segments reach the database (a NUL byte would make PostgreSQL raise).

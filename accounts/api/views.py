@@ -7,15 +7,17 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
 from agentwise.access import can
+from agentwise.errors import NotFound
 
 from .. import selectors, services
 from ..credentials import Credential
-from ..models import ApiKey, Notification, Profile, UserMute
+from ..models import ApiKey, DataExport, Notification, Profile, UserMute
 from .filters import ApiKeyFilter
 from .serializers import (
     ApiKeyCreatedSerializer,
     ApiKeyCreateSerializer,
     ApiKeySerializer,
+    DataExportSerializer,
     MeSerializer,
     MutedUserSerializer,
     NotificationPreferencesSerializer,
@@ -203,3 +205,61 @@ class UserMuteView(generics.GenericAPIView):
     def delete(self, request, username):
         services.user_unmute(actor=request.user, muted=self._target())
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class SignedInBrowserOnly(permissions.BasePermission):
+    """Asked before anything else: a request with an API key is a 403 ``session_required`` whatever it
+    sends. Your data leaves only through your own signed-in browser session (docs/privacy.md)."""
+
+    message = "Your data can only be exported from a signed-in browser session, not with an API key."
+    code = "session_required"
+
+    def has_permission(self, request, view):
+        if not request.user.is_authenticated:
+            return True  # IsAuthenticated answers 401 first
+        return can(request.user, "accounts.request_data_export", Credential.from_request(request))
+
+
+_EXPORT_DESCRIPTION = (
+    " Only from a signed-in browser session: an API key gets 403 `session_required`. Anonymous: 401."
+)
+
+
+class DataExportView(generics.GenericAPIView):
+    """Your data: request an export (a zip of everything your account holds, emailed as a signed link)
+    and follow its progress."""
+
+    serializer_class = DataExportSerializer
+    permission_classes = [permissions.IsAuthenticated, SignedInBrowserOnly]
+    queryset = DataExport.objects.none()  # for the schema
+    http_method_names = ["get", "post", "head", "options"]
+
+    @extend_schema(
+        operation_id="me_export_retrieve",
+        auth=[{"cookieAuth": []}],
+        summary="Your latest data export",
+        description="Its state (`pending`, `running` with `sections_done` of `sections_total` and `rows_written`, "
+        "`ready` with `download_url`, `failed`, `expired`) and when you may ask again. 404 before "
+        "your first request." + _EXPORT_DESCRIPTION,
+        responses={200: DataExportSerializer},
+    )
+    def get(self, request):
+        export = selectors.data_export_latest(user=request.user)
+        if export is None:
+            raise NotFound("You have not requested an export of your data yet.")
+        return Response(self.get_serializer(export).data)
+
+    @extend_schema(
+        operation_id="me_export_create",
+        auth=[{"cookieAuth": []}],
+        summary="Request an export of your data",
+        description="Queues a zip of your account's data (profile, projects, runs, messages, files, billing…); "
+        "an email brings a download link that works for 7 days, for you signed in. One export a day: a second "
+        "request within 24 hours is a 429 `rate_limited` with `Retry-After` and `next_allowed_at`; a failed "
+        "build does not count." + _EXPORT_DESCRIPTION,
+        request=None,
+        responses={202: DataExportSerializer},
+    )
+    def post(self, request):
+        export = services.data_export_request(user=request.user, credential=Credential.from_request(request))
+        return Response(self.get_serializer(export).data, status=status.HTTP_202_ACCEPTED)

@@ -255,3 +255,27 @@ def test_date_time_inputs_at_the_edges(method, path, location, name, session, pa
             assert not named, f"{value} is a valid instant, refused: {response.json()}"
 
     check()
+
+
+# --- Session-only operations -------------------------------------------------------------------------
+# The run above sends an API key, which these refuse (403 ``session_required``) before reading anything:
+# here a signed-in session drives them, so their 200/202/404/429 answers are held to the schema too.
+SESSION_ONLY = [("GET", "/api/me/export/", {404}), ("POST", "/api/me/export/", {202, 429})]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("method", "path", "expected"), SESSION_ONLY)
+def test_session_only_operations_conform_to_the_schema(method, path, expected, session):
+    operation = schema[path][method]
+    seen = set()
+
+    @given(case=operation.as_strategy())
+    @settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True, database=None)
+    def check(case):
+        case.headers = {k: v for k, v in (case.headers or {}).items() if k.lower() != "authorization"}
+        response = case.call_and_validate(app=wsgi_app, checks=BASE_CHECKS, **session)
+        seen.add(response.status_code)
+
+    check()
+    # No export yet: GET is a 404; the first POST queues one (202), the next are once-a-day 429s.
+    assert seen == expected

@@ -25,17 +25,22 @@ from __future__ import annotations
 
 import re
 import tempfile
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import Group
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import transaction
 from django.test import Client, override_settings
 from django.urls import URLPattern, URLResolver, get_resolver
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from accounts import services as account_services
+from accounts.models import DataExport, DataExportStatus
 from accounts.notifications import notification_send
 from community import services as community_services
 from community.models import Channel, ChannelMember, ChannelType
@@ -156,7 +161,7 @@ ADMIN_INCLUDED = {
 }
 
 # Routes whose principals call with a signed-in session instead of their API key.
-SESSION_ROUTES = {("api-key-list", "post")}
+SESSION_ROUTES = {("api-key-list", "post"), ("api-me-export", "get"), ("api-me-export", "post")}
 
 # --- the world ---------------------------------------------------------------------------------------
 
@@ -228,6 +233,12 @@ def _build_world(media_root: Path) -> dict:
         actor=staff, fields={"title": "Guide", "version": "2.0", "content": [{"type": "paragraph", "text": "Start."}]}
     )
     notification = notification_send(user=owner, kind="mention", title="Someone mentioned you")
+    # The owner's data export, built today: its link downloads for the owner alone; a second request is a 429.
+    export = DataExport.objects.create(user=owner, status=DataExportStatus.READY, finished_at=timezone.now(),
+                                       expires_at=timezone.now() + timedelta(days=7))
+    with override_settings(MEDIA_ROOT=media_root):
+        export.file_path = default_storage.save(account_services.data_export_path(export), ContentFile(b"PK\x05\x06" + bytes(18)))
+    export.save(update_fields=["file_path"])
 
     keys = {}
     for name, user in people.items():
@@ -279,6 +290,7 @@ def _build_world(media_root: Path) -> dict:
         "docs_page": docs_page,
         "docs_revision": docs_page.revisions.earliest("pk"),
         "notification": notification,
+        "export_token": account_services.data_export_token(export),
         "confirm_token": confirm_token(subscriber_id=subscriber.pk, email=subscriber.email),
         "manage_token": manage_token(subscriber_id=subscriber.pk),
     }
@@ -341,6 +353,7 @@ PATH_OVERRIDES = {
     "forum_reply_create": "/forum/t/{secret_topic_id}/reply/",
     "forum_solution": "/forum/r/{secret_reply_id}/solution/",
     "newsletter_confirm": "/newsletter/confirm/{confirm_token}/",
+    "account_export_download": "/account/export/download/{export_token}/",
     "newsletter_unsubscribe": "/newsletter/unsubscribe/{manage_token}/",
     "newsletter_preferences": "/newsletter/preferences/{manage_token}/",
     "api-blog-revision-restore": "/api/blog/posts/{blog_post}/revisions/{blog_revision}/restore/",
@@ -362,6 +375,7 @@ def path_for(key: str, world) -> str:
         "pk": _pk_for(key, world),
         "confirm_token": world["confirm_token"],
         "manage_token": world["manage_token"],
+        "export_token": world["export_token"],
         "blog_post": str(world["blog_post"].pk),
         "blog_revision": str(world["blog_revision"].pk),
         "docs_page": str(world["docs_page"].pk),
@@ -518,6 +532,9 @@ EXPECTED = {
     ("notification-list", "get"): api(signed=200),
     ("notification-mark-read", "post"): api(signed=200),
     ("notification-mark-one-read", "post"): api(owner=200, signed=404),  # the owner's notification
+    # your data (SESSION_ROUTES: an API key is a 403 there, tests/accounts/test_export.py); the owner exported today
+    ("api-me-export", "get"): api(owner=200, signed=404),
+    ("api-me-export", "post"): api(owner=429, signed=202),
     # projects ({project_id}: Apollo; {user_id}: its viewer; {pk}: the owner's run, the owner's budget)
     ("project-list", "get"): api(signed=200),
     ("project-list", "post"): api(signed=201),
@@ -616,6 +633,10 @@ EXPECTED = {
     ("account_api_key_revoke", "post"): page(anonymous=302, owner=302, signed=404),  # the owner's key
     ("account_security", "get"): page(anonymous=302, signed=200),
     ("account_security", "post"): page(anonymous=302, signed=200),
+    ("account_export", "get"): page(anonymous=302, signed=200),
+    ("account_export", "post"): page(anonymous=302, signed=302),  # queued, or "one a day" for the owner
+    ("account_export_download", "get"): page(anonymous=302, owner=200, signed=404),  # the owner's export
+    ("account_export_download", "post"): page(anonymous=302, signed=405),
     ("account_notifications", "get"): page(anonymous=301, signed=301),  # moved to /notifications/
     ("account_notifications", "post"): page(anonymous=301, signed=301),
     ("account_notification_settings", "get"): page(anonymous=302, signed=200),
