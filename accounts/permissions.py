@@ -33,6 +33,17 @@ def signed_in_recently(user, credential) -> bool:
     return credential is not None and credential.recently_signed_in
 
 
+@rules.predicate
+def is_self(user, target) -> bool:
+    return target is not None and user.is_authenticated and target.pk == user.pk
+
+
+@rules.predicate
+def may_delete_as_staff(user, target) -> bool:
+    """Staff delete accounts from the admin; only a superuser deletes a superuser."""
+    return target is not None and user.is_staff and (user.is_superuser or not target.is_superuser)
+
+
 add_rules(
     {
         "accounts.view_profile": rules.always_allow,
@@ -44,6 +55,10 @@ add_rules(
         "accounts.delete_apikey": is_key_owner | rules.is_staff,
         "accounts.manage_user_access": rules.is_staff,
         "accounts.change_plan": rules.is_staff,
-        "accounts.moderate_profile": rules.is_staff,  # clear a reported profile (moderation.reports)
+        "accounts.moderate_profile": rules.is_staff,
+        # Deleting an account (accounts.deletion): your own, from a browser session (asked with the
+        # request's credential) signed in recently (accounts.add_apikey_now); or staff, from the admin.
+        "accounts.delete_account": is_self | may_delete_as_staff,
+        "accounts.delete_own_account_via": rules.is_authenticated & is_browser_or_console,  # clear a reported profile (moderation.reports)
     }
 )

@@ -7,6 +7,7 @@ urlpatterns = [
     path("api-keys/", views.api_keys, name="account_api_keys"),
     path("api-keys/<uuid:key_id>/revoke/", views.api_key_revoke, name="account_api_key_revoke"),
     path("security/", views.security, name="account_security"),
+    path("delete/", views.account_delete, name="account_delete"),
     path("notifications/", views.notifications_moved, name="account_notifications"),
     path("notifications/settings/", views.notification_settings, name="account_notification_settings"),
 ]

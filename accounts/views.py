@@ -10,7 +10,9 @@ from allauth.mfa.models import Authenticator
 from allauth.socialaccount.models import SocialAccount
 from allauth.usersessions.models import UserSession
 from django.conf import settings
+from allauth.account.decorators import reauthentication_required
 from django.contrib import messages
+from django.contrib.auth import logout
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
@@ -25,9 +27,9 @@ from agentwise.access import can, get_visible
 from agentwise.errors import Forbidden
 from agentwise.integrity import unique_violation
 
-from . import selectors, services
+from . import deletion, selectors, services
 from .credentials import Credential
-from .forms import ApiKeyForm, NotificationPreferencesForm, ProfileForm
+from .forms import AccountDeleteForm, ApiKeyForm, NotificationPreferencesForm, ProfileForm
 from .notification_kinds import KINDS
 
 
@@ -221,3 +223,33 @@ def notifications(request):
 
 def notifications_moved(request):
     return redirect("notifications", permanent=True)
+
+
+@login_required
+@reauthentication_required
+def account_delete(request):
+    """``/account/delete/``: after allauth asks for the password again, says what will happen, and a
+    confirmed POST deletes the account at once (accounts.deletion.account_delete)."""
+    from billing.services import BillingUnavailable
+
+    form = AccountDeleteForm(request.POST or None)
+    status = 200
+    if request.method == "POST" and form.is_valid():
+        try:
+            deletion.account_delete(
+                actor=request.user, user=request.user, remove_content=form.cleaned_data["remove_content"],
+                credential=Credential.from_request(request),
+            )
+        except Forbidden as refusal:
+            if refusal.code == "reauthentication_required":
+                raise ReauthenticationRequired() from None
+            raise
+        except BillingUnavailable as refusal:
+            form.add_error(None, f"{refusal.message} Your account was not deleted.")
+            status = 503
+        else:
+            logout(request)
+            return render(request, "accounts/deleted.html")
+    preview = deletion.deletion_preview(user=request.user)
+    return render(request, "accounts/settings_delete.html", {"form": form, "preview": preview, "section": "delete"},
+                  status=status)

@@ -104,3 +104,52 @@ def _origin(request) -> tuple[str | None, str]:
     else:
         user_agent = request.META.get("HTTP_USER_AGENT", "")
     return client_ip(request), user_agent[:USER_AGENT_MAX_CHARS]
+
+
+def audit_forget(*, user, pseudonym: str) -> int:
+    """Rewrites the audit log so nothing in it identifies a deleted account (``accounts.deletion``): rows
+    about the user name ``pseudonym`` instead of its id, address or handle; rows it acted in lose the
+    client address and user agent. The actor link goes with the user row (SET_NULL). Returns rows changed."""
+    from django.db.models import Q
+
+    user_id, email, username = str(user.pk), (user.email or "").lower(), user.username or ""
+    rows = AuditLog.objects.filter(
+        Q(actor_id=user.pk) | Q(resource_id=user_id) | Q(metadata__icontains=user_id)
+        | (Q(metadata__icontains=email) if email else Q(pk__in=[]))
+        | (Q(metadata__icontains=username) if username else Q(pk__in=[]))
+    )
+    changed = 0
+    for row in rows.iterator(chunk_size=500):
+        fields = []
+        if row.actor_id == user.pk:
+            row.ip_address, row.user_agent = None, ""
+            fields += ["ip_address", "user_agent"]
+        if row.resource_id == user_id:
+            row.resource_id = pseudonym
+            fields.append("resource_id")
+        metadata = _scrub(row.metadata, user_id=user_id, email=email, username=username, pseudonym=pseudonym)
+        if metadata != row.metadata:
+            row.metadata = metadata
+            fields.append("metadata")
+        if fields:
+            AuditLog.objects.filter(pk=row.pk).update(**{field: getattr(row, field) for field in fields})
+            changed += 1
+    return changed
+
+
+def _scrub(value, *, user_id: str, email: str, username: str, pseudonym: str):
+    """The id and the address anywhere in a text become the pseudonym; the handle only where it is the
+    whole value (it may be a common word inside other text)."""
+    if isinstance(value, dict):
+        return {key: _scrub(item, user_id=user_id, email=email, username=username, pseudonym=pseudonym)
+                for key, item in value.items()}
+    if isinstance(value, list):
+        return [_scrub(item, user_id=user_id, email=email, username=username, pseudonym=pseudonym) for item in value]
+    if isinstance(value, str):
+        if username and value.lower() in (username.lower(), f"@{username.lower()}"):
+            return pseudonym
+        text = value.replace(user_id, pseudonym)
+        if email:
+            text = re.sub(re.escape(email), pseudonym, text, flags=re.I)
+        return text
+    return value
