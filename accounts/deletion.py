@@ -82,8 +82,8 @@ def account_delete(
 ) -> str:
     """Deletes ``user``'s account at once and returns the pseudonym its audit record carries.
 
-    The user themselves (from a browser session signed in or re-authenticated within allauth's window,
-    never with an API key), or staff (the admin action, with a reason). Stripe first: the live
+    The user themselves (from a browser session re-authenticated within allauth's window — the password
+    asked again, as allauth's ``reauthentication_required`` does on the page — never with an API key), or staff (the admin action, with a reason). Stripe first: the live
     subscriptions are canceled before anything here changes, so Stripe being unreachable (503
     ``billing_unavailable``) leaves the account whole, to be deleted on a retry — never half deleted while
     still being charged. Then, in one transaction: projects, invitations and memberships; community uploads
@@ -103,7 +103,7 @@ def account_delete(
     if actor.pk == user.pk:
         require(actor, "accounts.delete_own_account_via", credential,
                 message="An account can only be deleted from a signed-in browser session, not with an API key.")
-        if not can(actor, "accounts.add_apikey_now", credential):  # the same recent sign-in rule
+        if not can(actor, "accounts.delete_own_account_now", credential):
             raise Forbidden(
                 "Confirm it is you: sign in again to delete your account.",
                 code="reauthentication_required",
@@ -116,7 +116,7 @@ def account_delete(
     canceled = billing.subscriptions_cancel_for_deletion(user=user)  # may raise BillingUnavailable: nothing done
 
     with transaction.atomic():
-        user = User.objects.select_for_update().select_related("profile").get(pk=user.pk)
+        user = User.objects.select_for_update(of=("self",)).select_related("profile").get(pk=user.pk)
         user_id = user.pk
         session_keys = _session_keys(user)
         key_ids = list(user.api_keys.values_list("pk", flat=True))
@@ -188,3 +188,13 @@ def _after_commit(*, session_keys: list[str], files: list[str]) -> None:
             default_storage.delete(name)
         except OSError:  # already gone, or storage down: the sweep of orphans is ops' job then
             logger.warning("Could not delete %s of a deleted account", name)
+
+
+def request_signed_out(request) -> None:
+    """Ends the deleting browser's own session too. The user row is gone, so the sign-out is anonymous:
+    nothing (the audit log's ``auth.logout``) is recorded against an account that no longer exists."""
+    from django.contrib.auth import logout
+    from django.contrib.auth.models import AnonymousUser
+
+    request.user = AnonymousUser()
+    logout(request)

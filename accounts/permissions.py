@@ -34,6 +34,11 @@ def signed_in_recently(user, credential) -> bool:
 
 
 @rules.predicate
+def reauthenticated_recently(user, credential) -> bool:
+    return credential is not None and credential.recently_reauthenticated
+
+
+@rules.predicate
 def is_self(user, target) -> bool:
     return target is not None and user.is_authenticated and target.pk == user.pk
 
@@ -57,8 +62,9 @@ add_rules(
         "accounts.change_plan": rules.is_staff,
         "accounts.moderate_profile": rules.is_staff,
         # Deleting an account (accounts.deletion): your own, from a browser session (asked with the
-        # request's credential) signed in recently (accounts.add_apikey_now); or staff, from the admin.
+        # request's credential) re-authenticated within allauth's window; or staff, from the admin.
         "accounts.delete_account": is_self | may_delete_as_staff,
-        "accounts.delete_own_account_via": rules.is_authenticated & is_browser_or_console,  # clear a reported profile (moderation.reports)
+        "accounts.delete_own_account_via": rules.is_authenticated & is_browser_or_console,
+        "accounts.delete_own_account_now": reauthenticated_recently,  # clear a reported profile (moderation.reports)
     }
 )

@@ -232,7 +232,7 @@ def account_delete(request):
     confirmed POST deletes the account at once (accounts.deletion.account_delete)."""
     from billing.services import BillingUnavailable
 
-    form = AccountDeleteForm(request.POST or None)
+    form = AccountDeleteForm(request.POST if request.method == "POST" else None)
     status = 200
     if request.method == "POST" and form.is_valid():
         try:
@@ -248,8 +248,9 @@ def account_delete(request):
             form.add_error(None, f"{refusal.message} Your account was not deleted.")
             status = 503
         else:
-            logout(request)
+            deletion.request_signed_out(request)
             return render(request, "accounts/deleted.html")
     preview = deletion.deletion_preview(user=request.user)
     return render(request, "accounts/settings_delete.html", {"form": form, "preview": preview, "section": "delete"},
                   status=status)
+

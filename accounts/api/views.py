@@ -1,6 +1,5 @@
 """Accounts API: your own account, public profiles, personal API keys."""
 
-from django.contrib.auth import logout
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import generics, mixins, permissions, status, viewsets
@@ -71,7 +70,7 @@ class MeView(generics.GenericAPIView):
             actor=request.user, user=request.user, remove_content=remove_content == "true",
             credential=Credential.from_request(request),
         )
-        logout(request._request)
+        deletion.request_signed_out(request._request)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
