@@ -32,14 +32,16 @@ from moderation.audit import audit_record
 from moderation.models import AuditLog
 from projects import services as projects
 from projects.models import Project, ProjectCollaborator
-from tests.billing.conftest import (  # noqa: F401 (fixtures)
-    _fake_stripe_server,
-    fake_stripe,
-    stripe_catalog,
-    stripe_customer_for,
-    subscription,
+from tests.billing.conftest import stripe_customer_for, subscription
+from tests.factories import (
+    TEST_PASSWORD,
+    CampaignFactory,
+    StaffFactory,
+    SubscriberFactory,
+    UserFactory,
+    make_api_key,
+    sign_in,
 )
-from tests.factories import TEST_PASSWORD, CampaignFactory, StaffFactory, SubscriberFactory, UserFactory, make_api_key, sign_in
 
 pytestmark = pytest.mark.django_db
 
@@ -531,3 +533,18 @@ def test_stripe_unreachable_on_the_page_says_so(stripe_catalog, user):
 def test_a_free_user_is_deleted_without_asking_stripe(user, settings):
     settings.STRIPE_TEST_SECRET_KEY = ""  # billing not even configured
     assert _session(user).delete("/api/me/").status_code == 204
+
+
+def test_staff_on_the_page_delete_their_own_account_only(other_user):
+    staff = StaffFactory()
+    response = _session(staff, Client).post("/account/delete/", {"confirm": "on"})
+    assert response.status_code == 200
+    assert _gone(staff) and not _gone(other_user)
+
+
+def test_a_staff_deletion_of_themselves_from_the_admin_still_needs_reauthentication():
+    staff = StaffFactory(is_superuser=True)
+    client = sign_in(Client(), staff)  # signed in, not re-authenticated
+    response = _admin_action(client, [staff], reason="leaving")
+    assert response.status_code == 302
+    assert not _gone(staff)
