@@ -71,6 +71,19 @@ def deletion_preview(*, user: User) -> DeletionPreview:
     )
 
 
+def user_addresses(user: User) -> tuple[list[str], list[str]]:
+    """(owned, claimed): the addresses the user proved are theirs (the account's and verified ones), and
+    every address they claimed. What the person owns (newsletter, invitations) is removed for the owned
+    ones only: an unverified claim may be someone else's address, who must not be unsubscribed by it.
+    Their own trail (outbox, audit log) is cleaned of every claimed one."""
+    from allauth.account.models import EmailAddress
+
+    rows = list(EmailAddress.objects.filter(user=user).values_list("email", "verified"))
+    owned = {user.email.lower()} | {email.lower() for email, verified in rows if verified}
+    claimed = owned | {email.lower() for email, _ in rows}
+    return sorted(e for e in owned if e), sorted(e for e in claimed if e)
+
+
 def _session_keys(user: User) -> list[str]:
     from allauth.usersessions.models import UserSession
 
@@ -116,19 +129,23 @@ def account_delete(
     canceled = billing.subscriptions_cancel_for_deletion(user=user)  # may raise BillingUnavailable: nothing done
 
     with transaction.atomic():
-        user = User.objects.select_for_update(of=("self",)).select_related("profile").get(pk=user.pk)
+        user = User.objects.select_for_update(of=("self",)).select_related("profile").filter(pk=user.pk).first()
+        if user is None:  # a concurrent request (a double click) deleted it while this one waited
+            return pseudonym
         user_id = user.pk
         session_keys = _session_keys(user)
         key_ids = list(user.api_keys.values_list("pk", flat=True))
         avatar = user.profile.avatar.name if user.profile.avatar else ""
+        owned_addresses, claimed_addresses = user_addresses(user)
 
-        projects = projects_forget_user(user=user)
+        projects = projects_forget_user(user=user, emails=owned_addresses)
         community = user_content_forget(user=user, remove_content=remove_content)
-        newsletter = newsletter_forget(user=user)
+        newsletter = newsletter_forget(user=user, emails=owned_addresses)
         billing.customer_records_forget(user=user)
-        _outbox_forget(user.email)
+        for address in claimed_addresses:
+            _outbox_forget(address)
         reports_forget_user(user=user, pseudonym=pseudonym, remove_content=remove_content)
-        audit_forget(user=user, pseudonym=pseudonym)
+        audit_forget(user=user, pseudonym=pseudonym, emails=claimed_addresses)
 
         from django.contrib.sessions.models import Session
 

@@ -689,12 +689,13 @@ def budget_delete(*, actor, budget: Budget) -> None:
 # --- Account deletion -------------------------------------------------------------------------------
 
 
-def projects_forget_user(*, user) -> dict:
+def projects_forget_user(*, user, emails=()) -> dict:
     """What a deleted account leaves in projects, in the caller's transaction (``accounts.deletion``).
 
     The projects it still owns are deleted for good (transfer them first to keep them), and their accepted
-    collaborators are told — without naming the owner. Invitations to the user (by account or by its
-    address) and pending ones it sent are withdrawn; its memberships end. Returns what was removed.
+    collaborators are told — without naming the owner. Invitations to the user (by account, or to its
+    addresses: the account's and ``emails``, those it proved its own) and pending ones it sent are
+    withdrawn; its memberships end. Returns what was removed.
     """
     from accounts.notifications import notification_send
 
@@ -719,12 +720,12 @@ def projects_forget_user(*, user) -> dict:
                 email=True,
             )
             told += 1
-    email = (user.email or "").strip().lower()
-    invitations = ProjectCollaborator.objects.filter(user=user) | ProjectCollaborator.objects.filter(
-        invited_by=user, accepted_at__isnull=True
+    addresses = {str(e).strip().lower() for e in (user.email, *emails) if e}
+    invitations = (
+        ProjectCollaborator.objects.filter(user=user)
+        | ProjectCollaborator.objects.filter(invited_by=user, accepted_at__isnull=True)
+        | ProjectCollaborator.objects.filter(email__in=addresses)
     )
-    if email:
-        invitations = invitations | ProjectCollaborator.objects.filter(email=email)
     memberships = invitations.exclude(project__in=owned).count()
     invitations.delete()
     Project.objects.filter(pk__in=[p.pk for p in owned]).delete()

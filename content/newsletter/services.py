@@ -73,13 +73,13 @@ def newsletter_suppressed(email: str) -> bool:
     return NewsletterSuppression.objects.filter(email_sha256=email_sha256(email)).exists()
 
 
-def newsletter_forget(*, user) -> int:
-    """Removes the user's subscriptions (their own row and any row for their address) with their delivery
-    history, and suppresses the address by its hash only. In the caller's transaction. Returns rows removed."""
-    email = normalise_email(user.email) if user.email else ""
-    rows = Subscriber.objects.filter(user=user)
-    if email:
-        rows = rows | Subscriber.objects.filter(email=email)
+def newsletter_forget(*, user, emails=()) -> int:
+    """Removes the user's subscriptions (their own row and any row for their addresses: the account's and
+    ``emails``, the ones they proved are theirs) with their delivery history, and suppresses each address
+    by its hash only. In the caller's transaction. Returns rows removed."""
+    addresses = {str(e).strip().lower() for e in (user.email, *emails) if e}
+    rows = Subscriber.objects.filter(user=user) | Subscriber.objects.filter(email__in=addresses)
+    for email in addresses:
         NewsletterSuppression.objects.get_or_create(email_sha256=email_sha256(email))
     removed = 0
     for subscriber in rows.distinct():

@@ -296,6 +296,11 @@ def rich(user, other_user, settings, django_capture_on_commit_callbacks):
     user.profile.avatar = SimpleUploadedFile("me.png", _png(), content_type="image/png")
     user.profile.save()
     SocialAccount.objects.create(user=user, provider="github", uid="12345", extra_data={"email": user.email})
+    EmailAddress.objects.create(user=user, email="ada.work@example.org", verified=True, primary=False)
+    EmailAddress.objects.create(user=user, email="not-hers@example.org", verified=False, primary=False)
+    SubscriberFactory(email="ada.work@example.org")  # her second, proven, address: removed too
+    SubscriberFactory(email="not-hers@example.org")  # only claimed: its owner's subscription stays
+    audit_record("support.note", metadata={"cc": "ADA.WORK@example.org"})
     make_api_key(user, name="laptop")
 
     owned = projects.project_create(actor=user, data={"name": "Owned"})
@@ -370,6 +375,7 @@ def _rows_naming(text: str) -> list[str]:
 def test_before_deleting_the_scan_finds_the_address_everywhere(rich, user):
     """The scan works: before the deletion it finds the address in each place it is kept."""
     _session(user)
+    assert "newsletter_subscribers" in _rows_naming("ada.work@example.org")
     found = set(_rows_naming(user.email))
     assert {"accounts_user", "account_emailaddress", "socialaccount_socialaccount", "newsletter_subscribers",
             "newsletter_deliveries", "audit_logs", "agentwise_outboundemail", "projects_projectcollaborator",
@@ -383,6 +389,9 @@ def test_deleting_leaves_no_row_naming_the_address(rich, user, django_capture_on
     with django_capture_on_commit_callbacks(execute=True):
         assert client.delete("/api/me/").status_code == 204
     assert _rows_naming(email) == []
+    assert _rows_naming("ada.work@example.org") == []
+    assert Subscriber.objects.filter(email="not-hers@example.org").exists()
+    assert not newsletter.newsletter_suppressed("not-hers@example.org")
     # the audit log keeps nothing naming the person: not the address, the handle as a value, nor the id
     for row in AuditLog.objects.all():
         text = str(row.metadata) + row.resource_id
@@ -449,8 +458,8 @@ def test_newsletter_unsubscribed_and_only_a_hash_kept(rich, user):
     client = _session(user)
     assert client.delete("/api/me/").status_code == 204
     assert not Subscriber.objects.filter(email=email).exists() and not Delivery.objects.filter(email=email).exists()
-    suppression = NewsletterSuppression.objects.get()
-    assert suppression.email_sha256 == hashlib.sha256(email.encode()).hexdigest()
+    hashes = set(NewsletterSuppression.objects.values_list("email_sha256", flat=True))
+    assert hashes == {hashlib.sha256(address.encode()).hexdigest() for address in (email, "ada.work@example.org")}
     assert newsletter.newsletter_suppressed(email.upper())
     # staff or a bulk path cannot add it back ...
     with pytest.raises(ValidationError):
@@ -461,7 +470,8 @@ def test_newsletter_unsubscribed_and_only_a_hash_kept(rich, user):
 
     newsletter.subscriber_confirm(token=confirm_token(subscriber_id=subscriber.pk, email=email))
     assert Subscriber.objects.get(email=email).status == "active"
-    assert not NewsletterSuppression.objects.exists()
+    assert not newsletter.newsletter_suppressed(email)
+    assert newsletter.newsletter_suppressed("ada.work@example.org")  # lifted only for the address confirmed
 
 
 def test_the_same_email_and_username_sign_up_again_as_a_new_account(user, client, django_capture_on_commit_callbacks):
@@ -548,3 +558,14 @@ def test_a_staff_deletion_of_themselves_from_the_admin_still_needs_reauthenticat
     response = _admin_action(client, [staff], reason="leaving")
     assert response.status_code == 302
     assert not _gone(staff)
+
+
+def test_deleting_twice_is_harmless(user):
+    """A double click: the second request finds the account gone and answers as the first did."""
+    from accounts.credentials import Credential
+    from accounts.deletion import account_delete
+
+    first = account_delete(actor=user, user=user, remove_content=False, credential=Credential.console())
+    again = account_delete(actor=user, user=user, remove_content=False, credential=Credential.console())
+    assert first == again == deletion_pseudonym(user.pk)
+    assert AuditLog.objects.filter(action="account.delete").count() == 1
