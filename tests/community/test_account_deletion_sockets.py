@@ -52,3 +52,17 @@ async def test_staff_deleting_an_account_closes_its_sockets(connect, people):
     staff = await sync_to_async(StaffFactory)(is_superuser=True)
     await sync_to_async(account_delete)(actor=staff, user=alice, remove_content=False, reason="ticket 7")
     assert await socket.closed_with() == 4401
+
+
+async def test_removing_what_they_wrote_is_broadcast_as_deleted_messages(connect, people, channels_):
+    alice, bob, general = people["alice"], people["bob"], channels_["general"]
+    from community import services
+
+    message = await sync_to_async(services.message_post)(actor=alice, channel=general, content="bye all")
+    reader = await connect(bob)
+    await reader.send(type="channel:join", channel=str(general.pk))
+    assert (await reader.recv())["type"] == "presence:sync"
+    staff = await sync_to_async(StaffFactory)(is_superuser=True)
+    await sync_to_async(account_delete)(actor=staff, user=alice, remove_content=True, reason="asked by email")
+    frame = await reader.recv(skip=("presence:diff", "presence:sync", "user:typing"))
+    assert frame == {"type": "message:deleted", "id": str(message.pk), "channel": str(general.pk), "seq": message.seq}
