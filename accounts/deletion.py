@@ -96,7 +96,8 @@ def account_delete(
     """Deletes ``user``'s account at once and returns the pseudonym its audit record carries.
 
     The user themselves (from a browser session re-authenticated within allauth's window — the password
-    asked again, as allauth's ``reauthentication_required`` does on the page — never with an API key), or staff (the admin action, with a reason). Stripe first: the live
+    asked again, as allauth's ``reauthentication_required`` does on the page — never with an API key), or
+    staff (the admin action, with a reason). Stripe first: the live
     subscriptions are canceled before anything here changes, so Stripe being unreachable (503
     ``billing_unavailable``) leaves the account whole, to be deleted on a retry — never half deleted while
     still being charged. Then, in one transaction: projects, invitations and memberships; community uploads
@@ -187,12 +188,22 @@ def account_delete(
 
 def _outbox_forget(email: str) -> int:
     """Emails to the address not sent yet are not sent; sent ones keep no copy of it (the outbox keeps
-    rows for ops, and the address is all that would name the person)."""
+    rows for ops, and the address is all that would name the person). Matched as a whole address among
+    the recipients: ``ada@example.com`` never removes mail to ``bada@example.com``."""
+    from email.utils import getaddresses
+
     from agentwise.models import OutboundEmail
 
     if not email:
         return 0
-    deleted, _ = OutboundEmail.objects.filter(to__icontains=email).delete()
+    email = email.lower()
+    candidates = OutboundEmail.objects.filter(to__icontains=email) | OutboundEmail.objects.filter(
+        cc__icontains=email) | OutboundEmail.objects.filter(bcc__icontains=email)
+    ids = [
+        row.pk for row in candidates.only("pk", "to", "cc", "bcc")
+        if email in {address.lower() for _, address in getaddresses([*row.to, *row.cc, *row.bcc])}
+    ]
+    deleted, _ = OutboundEmail.objects.filter(pk__in=ids).delete()
     return deleted
 
 

@@ -151,7 +151,7 @@ def _scrub(value, *, user_id: str, emails, username: str, pseudonym: str):
         if username and value.lower() in (username.lower(), f"@{username.lower()}"):
             return pseudonym
         text = value.replace(user_id, pseudonym)
-        for email in emails:
-            text = re.sub(re.escape(email), pseudonym, text, flags=re.I)
+        for email in emails:  # the whole address only: not inside a longer one (bada@… for ada@…)
+            text = re.sub(rf"(?<![\w.+-]){re.escape(email)}(?![\w-]|\.\w)", pseudonym, text, flags=re.I)
         return text
     return value

@@ -361,10 +361,10 @@ def _rows_naming(text: str) -> list[str]:
                     found.append(table)
             else:  # SQLite: each text-like column
                 model = next(m for m in apps.get_models(include_auto_created=True) if m._meta.db_table == table)
-                for field in model._meta.concrete_fields:
-                    if field.get_internal_type() in ("CharField", "TextField", "EmailField", "JSONField", "URLField"):
-                        if model._base_manager.filter(**{f"{field.attname}__icontains": text}).exists():
-                            found.append(f"{table}.{field.column}")
+                text_fields = [f for f in model._meta.concrete_fields if f.get_internal_type() in (
+                    "CharField", "TextField", "EmailField", "JSONField", "URLField")]
+                if any(model._base_manager.filter(**{f"{f.attname}__icontains": text}).exists() for f in text_fields):
+                    found.append(table)
     store = import_module(settings.SESSION_ENGINE).SessionStore()
     for row in Session.objects.all():
         if text.lower() in str(store.decode(row.session_data)).lower():
@@ -569,3 +569,20 @@ def test_deleting_twice_is_harmless(user):
     again = account_delete(actor=user, user=user, remove_content=False, credential=Credential.console())
     assert first == again == deletion_pseudonym(user.pk)
     assert AuditLog.objects.filter(action="account.delete").count() == 1
+
+
+def test_nothing_of_a_longer_lookalike_address_is_touched(django_capture_on_commit_callbacks):
+    """Deleting ada@example.com leaves bada@example.com's mail, audit rows and subscription alone."""
+    ada = UserFactory(email="ada@example.com", username="ada")
+    OutboundEmail.objects.create(kind="t", from_email="n@agentwise.test", to=["bada@example.com"], subject="Hi")
+    OutboundEmail.objects.create(kind="t", from_email="n@agentwise.test", to=["Ada <ADA@example.com>"], subject="Hi")
+    kept = audit_record("support.note", metadata={"about": "bada@example.com", "note": "ada"})
+    SubscriberFactory(email="bada@example.com")
+    with django_capture_on_commit_callbacks(execute=True):
+        assert _session(ada).delete("/api/me/").status_code == 204
+    assert list(OutboundEmail.objects.values_list("to", flat=True)) == [["bada@example.com"]]
+    kept.refresh_from_db()
+    assert kept.metadata["about"] == "bada@example.com"
+    assert kept.metadata["note"] == deletion_pseudonym(ada.pk)  # the handle as a whole value
+    assert Subscriber.objects.filter(email="bada@example.com").exists()
+    assert _rows_naming("ada@example.com") == ["agentwise_outboundemail", "audit_logs", "newsletter_subscribers"]
