@@ -881,7 +881,8 @@ def user_content_forget(*, user, remove_content: bool) -> dict:
         _forum_post_recount(post_id)
         forum_post_index(post_id)
     for reply in replies:
-        reply.deleted_at, reply.is_solution, reply.content = now, False, ""
+        # Broadcast after commit, when the author row is gone: shown as "deleted user", never loaded again.
+        reply.deleted_at, reply.is_solution, reply.content, reply.author = now, False, "", None
 
     def after_commit():
         for message in live:
