@@ -2,8 +2,13 @@ from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import UserChangeForm, UserCreationForm
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.template.response import TemplateResponse
 
-from . import services
+from agentwise.errors import Refusal
+
+from . import deletion, services
+from .credentials import Credential
+from .forms import AccountDeleteAdminForm
 from .models import (
     ApiKey,
     DataExport,
@@ -71,7 +76,7 @@ class UserAdmin(DjangoUserAdmin):
     # Access is changed through actions that call accounts.services.user_access_update, so the user's
     # open sockets close and their sessions stop working at once; a form save would do neither.
     readonly_fields = ["date_joined", "last_login", "is_active", "is_staff"]
-    actions = ["deactivate", "reactivate", "grant_staff", "remove_staff"]
+    actions = ["deactivate", "reactivate", "grant_staff", "remove_staff", "delete_accounts"]
     fieldsets = (
         (None, {"fields": ("email", "username", "password")}),
         ("Permissions", {"fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")}),
@@ -116,6 +121,41 @@ class UserAdmin(DjangoUserAdmin):
     @admin.action(permissions=["change"], description="Remove staff status (closes their sockets)")
     def remove_staff(self, request, queryset):
         self._access(request, queryset, is_staff=False)
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # only through "Delete accounts", which calls accounts.deletion.account_delete
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
+
+    def has_delete_accounts_permission(self, request):
+        return request.user.is_staff and request.user.has_perm("accounts.change_user")
+
+    @admin.action(permissions=["delete_accounts"], description="Delete accounts (as the user can: asks why, audited)")
+    def delete_accounts(self, request, queryset):
+        """An intermediate page asks for the reason, then deletes each account through the same service
+        as the user's own page and the API."""
+        users = list(queryset)
+        form = AccountDeleteAdminForm(request.POST if "reason" in request.POST else None)
+        if form.is_valid():
+            done = 0
+            for user in users:
+                try:
+                    deletion.account_delete(
+                        actor=request.user, user=user, remove_content=form.cleaned_data["remove_content"],
+                        reason=form.cleaned_data["reason"], credential=Credential.from_request(request),
+                    )
+                except (Refusal, ValidationError, PermissionDenied) as error:
+                    self.message_user(request, f"{user}: {getattr(error, 'message', None) or error}", messages.ERROR)
+                else:
+                    done += 1
+            self.message_user(request, f"Deleted {done} account(s).", messages.SUCCESS)
+            return None
+        context = {**self.admin_site.each_context(request), "users": users, "form": form, "opts": self.model._meta,
+                   "action": "delete_accounts", "title": "Delete accounts"}
+        return TemplateResponse(request, "admin/accounts/user/delete_accounts.html", context)
 
     @admin.display(description="Name", ordering="profile__full_name")
     def full_name(self, obj):

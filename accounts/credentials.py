@@ -29,6 +29,7 @@ class Credential:
     kind: str
     id: str = ""  # the session key, or the API key's id
     signed_in_at: float | None = None  # sessions: the latest sign-in or re-authentication (epoch seconds)
+    reauthenticated_at: float | None = None  # sessions: the latest re-authentication only (allauth's)
 
     @property
     def group(self) -> str:
@@ -45,6 +46,17 @@ class Credential:
         from allauth.account import app_settings
 
         return self.signed_in_at is not None and time.time() - self.signed_in_at < app_settings.REAUTHENTICATION_TIMEOUT
+
+    @property
+    def recently_reauthenticated(self) -> bool:
+        """Re-authenticated (asked for the password again) within allauth's window, as allauth's
+        ``reauthentication_required`` demands: a fresh sign-in alone is not enough (accounts.deletion)."""
+        if self.kind == CONSOLE:
+            return True
+        from allauth.account import app_settings
+
+        return (self.reauthenticated_at is not None
+                and time.time() - self.reauthenticated_at < app_settings.REAUTHENTICATION_TIMEOUT)
 
     @classmethod
     def console(cls) -> Credential:
@@ -72,9 +84,12 @@ class Credential:
         from allauth.account.internal.flows.login import AUTHENTICATION_METHODS_SESSION_KEY
 
         records = session.get(AUTHENTICATION_METHODS_SESSION_KEY)
-        times = [r.get("at") for r in records if isinstance(r, dict)] if isinstance(records, list) else []
-        times = [t for t in times if isinstance(t, int | float)]
-        return cls(kind=SESSION, id=session.session_key or "", signed_in_at=max(times) if times else None)
+        records = [r for r in records if isinstance(r, dict) and isinstance(r.get("at"), int | float)] if isinstance(
+            records, list) else []
+        times = [r["at"] for r in records]
+        again = [r["at"] for r in records if r.get("reauthenticated")]
+        return cls(kind=SESSION, id=session.session_key or "", signed_in_at=max(times) if times else None,
+                   reauthenticated_at=max(again) if again else None)
 
 
 def credential_user(credential: Credential):

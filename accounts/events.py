@@ -61,3 +61,9 @@ def credential_moved(*, credential, new_id: str) -> None:
             async_to_sync(layer.group_send)(credential_group(credential), {"type": "access.moved", "id": new_id})
 
     transaction.on_commit(announce)
+
+
+def user_ended(*, user_id) -> None:
+    """After commit, closes every socket of the user (4401) without asking the database: the account
+    is deleted, every session and key with it."""
+    transaction.on_commit(lambda: _announce(user_group_name(user_id), ended=True))

@@ -81,3 +81,24 @@ class NotificationPreferencesForm(forms.Form):
                     label=kind.label, choices=CHOOSABLE_CHOICES, initial=deliveries[key],
                     widget=forms.RadioSelect,
                 )
+
+
+class AccountDeleteForm(forms.Form):
+    """The confirmation on ``/account/delete/``: nothing is deleted without the box ticked."""
+
+    confirm = forms.BooleanField(
+        label="I understand: my account, my projects that are not transferred, and my keys are deleted now, for good.",
+        error_messages={"required": "Tick the box to confirm."},
+    )
+    remove_content = forms.BooleanField(
+        required=False,
+        label="Also remove what I wrote (chat messages, forum topics and replies): they become “deleted” tombstones.",
+    )
+
+
+class AccountDeleteAdminForm(forms.Form):
+    """The admin action's intermediate page: staff say why (kept in the audit log)."""
+
+    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), max_length=1000,
+                             help_text="Kept in the audit log with the deletion (who asked, the ticket).")
+    remove_content = forms.BooleanField(required=False, label="Also remove what they wrote (tombstones)")

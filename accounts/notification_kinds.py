@@ -46,6 +46,8 @@ KINDS: dict[str, NotificationKind] = {
         NotificationKind("api_key_created", "A new API key is created on your account", Delivery.IMMEDIATE),
         # Content removed, a sanction: the user must learn it and the reason at once (moderation.notify).
         NotificationKind("moderation", "A moderator removes your content or restricts your account", Delivery.IMMEDIATE),
+        # A project you work on is gone with its owner's account: nothing to choose, you must know.
+        NotificationKind("project_deleted", "A project you collaborate on is deleted with its owner's account", Delivery.IMMEDIATE),
     )
 }
 CONFIGURABLE_KINDS = [key for key, kind in KINDS.items() if kind.configurable]

@@ -44,6 +44,22 @@ def signed_in_recently(user, credential) -> bool:
     return credential is not None and credential.recently_signed_in
 
 
+@rules.predicate
+def reauthenticated_recently(user, credential) -> bool:
+    return credential is not None and credential.recently_reauthenticated
+
+
+@rules.predicate
+def is_self(user, target) -> bool:
+    return target is not None and user.is_authenticated and target.pk == user.pk
+
+
+@rules.predicate
+def may_delete_as_staff(user, target) -> bool:
+    """Staff delete accounts from the admin; only a superuser deletes a superuser."""
+    return target is not None and user.is_staff and (user.is_superuser or not target.is_superuser)
+
+
 add_rules(
     {
         "accounts.view_profile": rules.always_allow,
@@ -60,5 +76,10 @@ add_rules(
         # request or fetch everything the account holds; only the member in their browser can.
         "accounts.request_data_export": rules.is_authenticated & is_browser,
         "accounts.view_data_export": is_export_owner,  # no staff bypass: it holds the member's private data
+        # Deleting an account (accounts.deletion): your own, from a browser session (asked with the
+        # request's credential) re-authenticated within allauth's window; or staff, from the admin.
+        "accounts.delete_account": is_self | may_delete_as_staff,
+        "accounts.delete_own_account_via": rules.is_authenticated & is_browser_or_console,
+        "accounts.delete_own_account_now": reauthenticated_recently,
     }
 )

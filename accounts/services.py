@@ -544,17 +544,3 @@ def data_exports_tidy(*, now: datetime | None = None, limit: int = 500) -> dict:
         _data_export_schedule(export_id, data_export_build_task)
         requeued += 1
     return {"expired": expired, "requeued": requeued}
-
-
-def data_export_files_delete(*, user: User) -> int:
-    """Removes every export file of ``user`` now (for account deletion: the rows cascade, the files would not)."""
-    from django.core.files.storage import default_storage
-
-    from .models import DataExport
-
-    removed = 0
-    for path in DataExport.objects.filter(user=user).exclude(file_path="").values_list("file_path", flat=True):
-        default_storage.delete(path)
-        removed += 1
-    DataExport.objects.filter(user=user).exclude(file_path="").update(file_path="")
-    return removed

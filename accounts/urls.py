@@ -9,6 +9,7 @@ urlpatterns = [
     path("security/", views.security, name="account_security"),
     path("export/", views.data_export, name="account_export"),
     re_path(r"^export/download/(?P<token>[A-Za-z0-9_:-]{1,200})/$", views.data_export_download, name="account_export_download"),
+    path("delete/", views.account_delete, name="account_delete"),
     path("notifications/", views.notifications_moved, name="account_notifications"),
     path("notifications/settings/", views.notification_settings, name="account_notification_settings"),
 ]

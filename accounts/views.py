@@ -5,6 +5,7 @@ from datetime import timedelta
 
 from allauth.account import views as allauth_views
 from allauth.account.adapter import get_adapter
+from allauth.account.decorators import reauthentication_required
 from allauth.core.exceptions import ReauthenticationRequired
 from allauth.mfa.models import Authenticator
 from allauth.socialaccount.models import SocialAccount
@@ -26,9 +27,9 @@ from agentwise.access import can, get_visible
 from agentwise.errors import Forbidden, Refusal
 from agentwise.integrity import unique_violation
 
-from . import selectors, services
+from . import deletion, selectors, services
 from .credentials import Credential
-from .forms import ApiKeyForm, NotificationPreferencesForm, ProfileForm
+from .forms import AccountDeleteForm, ApiKeyForm, NotificationPreferencesForm, ProfileForm
 from .notification_kinds import KINDS
 
 
@@ -266,3 +267,34 @@ def data_export_download(request, token):
     )
     response["Cache-Control"] = "private, no-store"
     return response
+
+
+@login_required
+@reauthentication_required
+def account_delete(request):
+    """``/account/delete/``: after allauth asks for the password again, says what will happen, and a
+    confirmed POST deletes the account at once (accounts.deletion.account_delete)."""
+    from billing.services import BillingUnavailable
+
+    form = AccountDeleteForm(request.POST if request.method == "POST" else None)
+    status = 200
+    if request.method == "POST" and form.is_valid():
+        try:
+            deletion.account_delete(
+                actor=request.user, user=request.user, remove_content=form.cleaned_data["remove_content"],
+                credential=Credential.from_request(request),
+            )
+        except Forbidden as refusal:
+            if refusal.code == "reauthentication_required":
+                raise ReauthenticationRequired() from None
+            raise
+        except BillingUnavailable as refusal:
+            form.add_error(None, f"{refusal.message} Your account was not deleted.")
+            status = 503
+        else:
+            deletion.request_signed_out(request)
+            return render(request, "accounts/deleted.html")
+    preview = deletion.deletion_preview(user=request.user)
+    return render(request, "accounts/settings_delete.html", {"form": form, "preview": preview, "section": "delete"},
+                  status=status)
+

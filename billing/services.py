@@ -273,3 +273,55 @@ def grace_periods_expire(*, now=None) -> int:
             _plan_changed(user_id)
             count += 1
     return count
+
+
+# --- Account deletion ------------------------------------------------------------------------------
+
+# Stripe statuses after which a subscription charges nothing more.
+_ENDED_STATUSES = ("canceled", "incomplete_expired")
+
+
+def _customer_ids_of(user: User) -> list[str]:
+    ids = set(Customer.objects.filter(subscriber=user).values_list("id", flat=True))
+    ids |= set(Profile.objects.filter(user=user).exclude(stripe_customer_id="").values_list("stripe_customer_id", flat=True))
+    return sorted(ids)
+
+
+def subscriptions_cancel_for_deletion(*, user: User) -> list[str]:
+    """Cancels at once, at Stripe, every live subscription of the user's customers; returns their ids.
+
+    Called by ``accounts.deletion.account_delete`` *before* anything is deleted here: if Stripe cannot be
+    reached it raises ``BillingUnavailable`` (503) and the account stays whole, to be deleted on a retry.
+    Safe to run twice (an ended subscription is skipped). A user who never had a customer costs no call.
+    """
+    customer_ids = _customer_ids_of(user)
+    if not customer_ids:
+        return []
+    api_key = _api_key()
+    canceled = []
+    with _stripe_calls():
+        for customer_id in customer_ids:
+            listed = stripe.Subscription.list(api_key=api_key, customer=customer_id, status="all")
+            for subscription in listed.auto_paging_iter():
+                if subscription["status"] in _ENDED_STATUSES:
+                    continue
+                stripe.Subscription.cancel(subscription["id"], api_key=api_key)
+                canceled.append(subscription["id"])
+    if canceled:
+        logger.info("Canceled %d subscription(s) of a deleted account", len(canceled))
+    return canceled
+
+
+def customer_records_forget(*, user: User) -> int:
+    """Deletes our local copy (dj-stripe's tables) of the user's customers and what hangs off them, in the
+    caller's transaction. Stripe keeps its own records (invoices are accounting records); nothing here
+    names the person any more. Returns how many customers were removed."""
+    from djstripe.models import IdempotencyKey
+
+    customer_ids = _customer_ids_of(user)
+    IdempotencyKey.objects.filter(action=f"customer:create:{user.pk}").delete()
+    deleted = 0
+    for customer in Customer.objects.filter(id__in=customer_ids):
+        customer.delete()
+        deleted += 1
+    return deleted

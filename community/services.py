@@ -843,3 +843,56 @@ def _forum_reaction_notify(*, actor, target: ForumPost | ForumReply) -> None:
         actor=actor, author=author, target=f"{type(target).__name__.lower()}:{target.pk}", place=target, rule=rule,
         subject=f"reacted to your {what} “{post.title[:80]}”", url=post.get_absolute_url(), body=target.content,
     )
+
+
+# --- Account deletion -------------------------------------------------------------------------------
+
+
+def user_content_forget(*, user, remove_content: bool) -> dict:
+    """What a deleted account leaves in the community, in the caller's transaction (``accounts.deletion``).
+
+    Always: its uploads go (rows now, files from storage after commit, returned as ``files``), so messages
+    keep no snapshot of them. With ``remove_content``: its messages and replies become tombstones as a
+    deleted message does (no content, no edit history), and its topics keep their place (others' replies
+    stay) with no title or text. Otherwise what it wrote stays; the author shows as "deleted user" once the
+    user row is gone (the author keys are SET_NULL). Broadcasts after commit.
+    """
+    now = timezone.now()
+    attachments = list(Attachment.objects.filter(uploader=user).only("pk", "file"))
+    files = [a.file.name for a in attachments if a.file]
+    Attachment.objects.filter(pk__in=[a.pk for a in attachments]).delete()
+    Message.objects.filter(user=user).exclude(attachments=[]).update(attachments=[])
+    counts = {"messages": 0, "forum_posts": 0, "forum_replies": 0, "files": files}
+    if not remove_content:
+        return counts
+    messages = list(Message.objects.select_for_update().filter(user=user))
+    Message.objects.filter(pk__in=[m.pk for m in messages]).update(content="", deleted_at=now, client_id="")
+    MessageEdit.objects.filter(message__in=[m.pk for m in messages]).delete()
+    live = [m for m in messages if m.deleted_at is None]
+    for message in live:
+        message.deleted_at, message.content = now, ""
+    replies = list(ForumReply.objects.select_for_update().filter(author=user))
+    ForumReply.objects.filter(pk__in=[r.pk for r in replies]).update(content="", deleted_at=now, is_solution=False)
+    posts = list(ForumPost.objects.select_for_update().filter(author=user).values_list("pk", flat=True))
+    ForumPost.objects.filter(pk__in=posts).update(title=DELETED_TOPIC_TITLE, content="", tags=[], metadata={})
+    ForumPostTag.objects.filter(post_id__in=posts).delete()
+    ForumPostEdit.objects.filter(post_id__in=posts).delete()
+    for post_id in {r.post_id for r in replies} | set(posts):
+        _forum_post_recount(post_id)
+        forum_post_index(post_id)
+    for reply in replies:
+        # Broadcast after commit, when the author row is gone: shown as "deleted user", never loaded again.
+        reply.deleted_at, reply.is_solution, reply.content, reply.author = now, False, "", None
+
+    def after_commit():
+        for message in live:
+            events.message_deleted(message)
+        for reply in replies:
+            events.forum_reply_updated(reply)
+
+    transaction.on_commit(after_commit)
+    counts.update(messages=len(messages), forum_posts=len(posts), forum_replies=len(replies))
+    return counts
+
+
+DELETED_TOPIC_TITLE = "[deleted]"

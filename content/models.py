@@ -371,3 +371,19 @@ class Delivery(models.Model):
 
     def __str__(self):
         return f"{self.campaign_id} to {self.email}: {self.status}"
+
+
+class NewsletterSuppression(models.Model):
+    """An address that asked to be forgotten (its account was deleted), kept only as a SHA-256 of the
+    normalised address: enough to refuse adding it back by staff or a bulk path, never enough to mail
+    it or read it back. The owner's own double-opt-in sign-up lifts it (``newsletter.services``)."""
+
+    email_sha256 = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        db_table = "newsletter_suppressions"
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return f"suppressed {self.email_sha256[:12]}…"

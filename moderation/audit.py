@@ -104,3 +104,54 @@ def _origin(request) -> tuple[str | None, str]:
     else:
         user_agent = request.META.get("HTTP_USER_AGENT", "")
     return client_ip(request), user_agent[:USER_AGENT_MAX_CHARS]
+
+
+def audit_forget(*, user, pseudonym: str, emails=()) -> int:
+    """Rewrites the audit log so nothing in it identifies a deleted account (``accounts.deletion``): rows
+    about the user name ``pseudonym`` instead of its id, address or handle; rows it acted in lose the
+    client address and user agent. The actor link goes with the user row (SET_NULL). Returns rows changed."""
+    from django.db.models import Q
+
+    user_id, username = str(user.pk), user.username or ""
+    emails = sorted({e.lower() for e in (*emails, user.email or "") if e}, key=len, reverse=True)
+    matches = Q(actor_id=user.pk) | Q(resource_id=user_id) | Q(metadata__icontains=user_id)
+    for email in emails:
+        matches |= Q(metadata__icontains=email)
+    if username:
+        matches |= Q(metadata__icontains=username)
+    rows = AuditLog.objects.filter(matches)
+    changed = 0
+    for row in rows.iterator(chunk_size=500):
+        fields = []
+        if row.actor_id == user.pk:
+            row.ip_address, row.user_agent = None, ""
+            fields += ["ip_address", "user_agent"]
+        if row.resource_id == user_id:
+            row.resource_id = pseudonym
+            fields.append("resource_id")
+        metadata = _scrub(row.metadata, user_id=user_id, emails=emails, username=username, pseudonym=pseudonym)
+        if metadata != row.metadata:
+            row.metadata = metadata
+            fields.append("metadata")
+        if fields:
+            AuditLog.objects.filter(pk=row.pk).update(**{field: getattr(row, field) for field in fields})
+            changed += 1
+    return changed
+
+
+def _scrub(value, *, user_id: str, emails, username: str, pseudonym: str):
+    """The id and the address anywhere in a text become the pseudonym; the handle only where it is the
+    whole value (it may be a common word inside other text)."""
+    if isinstance(value, dict):
+        return {key: _scrub(item, user_id=user_id, emails=emails, username=username, pseudonym=pseudonym)
+                for key, item in value.items()}
+    if isinstance(value, list):
+        return [_scrub(item, user_id=user_id, emails=emails, username=username, pseudonym=pseudonym) for item in value]
+    if isinstance(value, str):
+        if username and value.lower() in (username.lower(), f"@{username.lower()}"):
+            return pseudonym
+        text = value.replace(user_id, pseudonym)
+        for email in emails:  # the whole address only: not inside a longer one (bada@… for ada@…)
+            text = re.sub(rf"(?<![\w.+-]){re.escape(email)}(?![\w-]|\.\w)", pseudonym, text, flags=re.I)
+        return text
+    return value

@@ -281,3 +281,21 @@ def removal_record(*, actor, content_type: str, content_id, author) -> Moderatio
     if author is not None:
         standing_forget(author.pk)
     return decision
+
+
+def reports_forget_user(*, user, pseudonym: str, remove_content: bool) -> int:
+    """The report queue and decisions after an account is deleted (``accounts.deletion``): reports and
+    decisions about its profile name the pseudonym and keep no copy of the profile's text; with
+    ``remove_content`` the excerpts of everything it wrote go too. The user links go with the user row."""
+    from .models import ModerationDecision, ModerationItem, ReportedType
+
+    user_id = str(user.pk)
+    changed = ModerationItem.objects.filter(content_type=ReportedType.PROFILE, content_id=user_id).update(
+        content_id=pseudonym, content_excerpt=""
+    )
+    changed += ModerationDecision.objects.filter(content_type=ReportedType.PROFILE, content_id=user_id).update(
+        content_id=pseudonym
+    )
+    if remove_content:
+        changed += ModerationItem.objects.filter(content_author=user).update(content_excerpt="")
+    return changed

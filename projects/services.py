@@ -684,3 +684,55 @@ def budget_delete(*, actor, budget: Budget) -> None:
     elif budget.user_id != actor.pk:
         raise NotFound()
     budget.delete()
+
+
+# --- Account deletion -------------------------------------------------------------------------------
+
+
+def projects_forget_user(*, user, emails=()) -> dict:
+    """What a deleted account leaves in projects, in the caller's transaction (``accounts.deletion``).
+
+    The projects it still owns are deleted for good (transfer them first to keep them), and their accepted
+    collaborators are told — without naming the owner. Invitations to the user (by account, or to its
+    addresses: the account's and ``emails``, those it proved its own) and pending ones it sent are
+    withdrawn; its memberships end. Returns what was removed.
+    """
+    from accounts.notifications import notification_send
+
+    owned = list(Project.objects.select_for_update().filter(user=user))
+    affected = set(ProjectCollaborator.objects.filter(project__in=owned, user__isnull=False).exclude(user=user)
+                   .values_list("user_id", flat=True))
+    told = 0
+    for project in owned:
+        if project.status == ProjectStatus.DELETED:
+            continue  # already gone for everyone else
+        members = ProjectCollaborator.objects.filter(project=project, accepted_at__isnull=False).exclude(user=user)
+        for member in members.select_related("user"):
+            if member.user_id is None:
+                continue
+            notification_send(
+                user=member.user,
+                kind="project_deleted",
+                title=f"“{project.name}” was deleted",
+                body="Its owner deleted their account, and the project with it: its executions, budgets and "
+                "collaborators are gone.",
+                data={"project_name": project.name},
+                email=True,
+            )
+            told += 1
+    addresses = {str(e).strip().lower() for e in (user.email, *emails) if e}
+    invitations = (
+        ProjectCollaborator.objects.filter(user=user)
+        | ProjectCollaborator.objects.filter(invited_by=user, accepted_at__isnull=True)
+        | ProjectCollaborator.objects.filter(email__in=addresses)
+    )
+    memberships = invitations.exclude(project__in=owned).count()
+    invitations.delete()
+    Project.objects.filter(pk__in=[p.pk for p in owned]).delete()
+
+    def bump():  # their dashboards counted the deleted projects
+        for user_id in affected:
+            usage_cache_bump(user_id)
+
+    transaction.on_commit(bump)
+    return {"projects_deleted": len(owned), "collaborators_told": told, "memberships_removed": memberships}

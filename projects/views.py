@@ -284,7 +284,14 @@ def collaborator_invite(request, project_id):
 def collaborator_change(request, project_id, collaborator_id):
     project = _visible_project(request, project_id)
     collaborator = selectors.collaborator_get_visible(user=request.user, project=project, key=collaborator_id)
-    if request.POST.get("remove"):
+    if request.POST.get("transfer"):  # "Make owner": the existing transfer (projects.services.project_transfer)
+        try:
+            services.project_transfer(actor=request.user, project=project, new_owner=collaborator.user)
+        except ValidationError as error:
+            messages.error(request, error.messages[0])
+        else:
+            messages.success(request, f"{collaborator.shown_as} now owns “{project.name}”; you stay on as an editor.")
+    elif request.POST.get("remove"):
         services.collaborator_remove(actor=request.user, collaborator=collaborator)
         if collaborator.user_id == request.user.pk:
             messages.success(request, f"You left “{project.name}”.")

@@ -1,6 +1,7 @@
 """Accounts API: your own account, public profiles, personal API keys."""
 
-from drf_spectacular.utils import extend_schema, extend_schema_view
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import generics, mixins, permissions, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
@@ -9,7 +10,7 @@ from rest_framework.response import Response
 from agentwise.access import can
 from agentwise.errors import NotFound
 
-from .. import selectors, services
+from .. import deletion, selectors, services
 from ..credentials import Credential
 from ..models import ApiKey, DataExport, Notification, Profile, UserMute
 from .filters import ApiKeyFilter
@@ -30,7 +31,7 @@ class MeView(generics.GenericAPIView):
     """Your account: the public profile plus private fields (email, plan)."""
 
     serializer_class = MeSerializer
-    http_method_names = ["get", "patch", "head", "options"]
+    http_method_names = ["get", "patch", "delete", "head", "options"]
 
     def get_object(self) -> Profile:
         return selectors.profile_get_own(user=self.request.user)
@@ -44,6 +45,35 @@ class MeView(generics.GenericAPIView):
         serializer.is_valid(raise_exception=True)
         profile = services.profile_update(actor=request.user, profile=profile, data=serializer.validated_data)
         return Response(self.get_serializer(profile).data)
+
+    @extend_schema(
+        operation_id="me_delete",
+        summary="Delete your account",
+        description="Deletes your account at once and for good (docs/privacy.md, \"Deletion\"): you are signed out "
+        "everywhere, your sockets close (4401), your keys stop working (401), your subscription is canceled, your "
+        "projects not transferred are deleted. Only from a browser session signed in (or re-authenticated) within "
+        "the last 5 minutes: with an API key it is 403 `permission_denied`; an older session gets 403 "
+        "`reauthentication_required` with `reauthenticate_url`. 503 `billing_unavailable` when Stripe cannot be "
+        "reached: nothing was deleted, try again.",
+        parameters=[OpenApiParameter(
+            "remove_content", OpenApiTypes.BOOL, OpenApiParameter.QUERY, required=False,
+            description="Also remove what you wrote (messages, topics, replies become tombstones). Default false.",
+        )],
+        request=None,
+        responses={204: None, 400: OpenApiResponse(description="A bad `remove_content`."),
+                   403: OpenApiResponse(description="An API key, or no recent sign-in."),
+                   503: OpenApiResponse(description="Stripe unreachable; nothing deleted.")},
+    )
+    def delete(self, request):
+        remove_content = request.query_params.get("remove_content", "false")
+        if remove_content not in ("true", "false"):
+            raise ValidationError({"remove_content": ["Use true or false."]})
+        deletion.account_delete(
+            actor=request.user, user=request.user, remove_content=remove_content == "true",
+            credential=Credential.from_request(request),
+        )
+        deletion.request_signed_out(request._request)
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class PublicProfileView(generics.RetrieveAPIView):

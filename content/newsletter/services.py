@@ -7,6 +7,7 @@ campaign's state machine hold whoever asks.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from datetime import datetime
 
@@ -30,6 +31,7 @@ from content.models import (
     CampaignStatus,
     Delivery,
     DeliveryStatus,
+    NewsletterSuppression,
     PublicationStatus,
     Subscriber,
     SubscriberSource,
@@ -54,6 +56,46 @@ def normalise_email(value) -> str:
     if len(email) > 254:
         raise ValidationError({"email": ["An email address has at most 254 characters."]})
     return email
+
+
+# --- Forgetting (account deletion) ------------------------------------------------------------------
+
+# The owner of the address acting themselves (double opt-in, or a verified account's own toggle): these
+# may add a suppressed address back, and doing so lifts the suppression. Any other way in may not.
+CONSENTED_SOURCES = (SubscriberSource.FORM, SubscriberSource.API, SubscriberSource.ACCOUNT)
+
+
+def email_sha256(email: str) -> str:
+    return hashlib.sha256(str(email or "").strip().lower().encode()).hexdigest()
+
+
+def newsletter_suppressed(email: str) -> bool:
+    return NewsletterSuppression.objects.filter(email_sha256=email_sha256(email)).exists()
+
+
+def newsletter_forget(*, user, emails=()) -> int:
+    """Removes the user's subscriptions (their own row and any row for their addresses: the account's and
+    ``emails``, the ones they proved are theirs) with their delivery history, and suppresses each address
+    by its hash only. In the caller's transaction. Returns rows removed."""
+    addresses = {str(e).strip().lower() for e in (user.email, *emails) if e}
+    rows = Subscriber.objects.filter(user=user) | Subscriber.objects.filter(email__in=addresses)
+    for email in addresses:
+        NewsletterSuppression.objects.get_or_create(email_sha256=email_sha256(email))
+    removed = 0
+    for subscriber in rows.distinct():
+        Delivery.objects.filter(subscriber=subscriber).delete()
+        subscriber.delete()
+        removed += 1
+    return removed
+
+
+def _suppression_check(email: str, source: str) -> None:
+    if source not in CONSENTED_SOURCES and newsletter_suppressed(email):
+        raise ValidationError({"email": ["This address asked to be forgotten; only its owner can subscribe it again."]})
+
+
+def _suppression_lift(email: str) -> None:
+    NewsletterSuppression.objects.filter(email_sha256=email_sha256(email)).delete()
 
 
 # --- Subscribing ------------------------------------------------------------------------------------
@@ -99,6 +141,7 @@ def subscriber_confirm(*, token: str, now: datetime | None = None) -> Subscriber
             subscriber.status = SubscriberStatus.ACTIVE
             subscriber.confirmed_at = now
             subscriber.unsubscribed_at = None
+            _suppression_lift(subscriber.email)  # the mailbox's owner confirmed: their consent, renewed
         elif subscriber.confirmed_at is None:
             subscriber.confirmed_at = now
         try:
@@ -180,6 +223,7 @@ def subscriber_set_for_account(*, user, subscribed: bool, now: datetime | None =
         if subscriber.status in BLOCKED_STATUSES or subscriber.status == SubscriberStatus.ACTIVE:
             return subscriber
         if verified and subscriber.email == email:
+            _suppression_lift(email)  # the verified owner of the address asked, from their own account
             subscriber.status = SubscriberStatus.ACTIVE
             subscriber.confirmed_at = subscriber.confirmed_at or now
             subscriber.unsubscribed_at = None
@@ -242,6 +286,8 @@ def subscribers_delete(*, actor, subscriber_ids: list[int]) -> int:
 
 def _get_or_create(*, email: str, source: str, user=None) -> Subscriber:
     subscriber = Subscriber.objects.select_for_update().filter(email=email).first()
+    if subscriber is None:
+        _suppression_check(email, source)
     if subscriber is not None:
         if user is not None and subscriber.user_id is None and user.email.lower() == email:
             Subscriber.objects.filter(pk=subscriber.pk).update(user=user)

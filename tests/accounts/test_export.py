@@ -540,10 +540,16 @@ def test_the_schema_documents_the_session_only_operations():
         assert "session_required" in operation["description"]
 
 
-def test_account_deletion_can_remove_the_files_at_once(ready, user):
+def test_deleting_the_account_removes_its_export_files_from_storage(ready, user, django_capture_on_commit_callbacks):
+    from accounts.credentials import Credential
+    from accounts.deletion import account_delete
+
     export, _ = ready
-    assert services.data_export_files_delete(user=user) == 1
+    assert default_storage.exists(f"exports/{user.pk}/{export.pk}.zip")
+    with django_capture_on_commit_callbacks(execute=True):
+        account_delete(actor=user, user=user, remove_content=False, credential=Credential.console())
     assert not default_storage.exists(f"exports/{user.pk}/{export.pk}.zip")
+    assert not DataExport.objects.exists()
 
 
 def test_a_ready_export_past_its_expiry_shows_expired_before_the_tidy_runs(ready, user, at):

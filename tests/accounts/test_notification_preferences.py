@@ -21,6 +21,7 @@ DEFAULTS = {
     "budget_warning": "immediate",
     "api_key_created": "immediate",
     "moderation": "immediate",
+    "project_deleted": "immediate",
 }
 
 

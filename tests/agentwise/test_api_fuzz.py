@@ -45,6 +45,8 @@ CHECKS = [*BASE_CHECKS, positive_data_acceptance]
 # image they claim, or report more cached input tokens than input tokens (a rule between two fields);
 # a forum topic names a channel in its body that must exist, be visible and be a forum; a checkout names
 # a Stripe price that must be on sale.
+# (DELETE /api/me/ is fuzzed with every check and is safe to: the fuzzer sends an API key, and an account
+# is never deleted with a key — always 403, tests/accounts/test_deletion.py has the session cases.)
 DATA_DEPENDENT = {
     ("GET", "/api/community/channels/{channel_id}/messages/"),
     ("POST", "/api/community/channels/{channel_id}/messages/"),

@@ -174,6 +174,8 @@ class FakeStripe:
                     return 200, {"object": "list", "data": listed.get("data", []), "has_more": False, "url": path}
                 if method == "POST":
                     return 200, self.update(object_id, **params)
+                if method == "DELETE":
+                    return self._delete(kind, object_id)
                 return 200, obj
         if rest == "billing_portal/sessions" and method == "POST":
             number = next(self._ids)
@@ -187,6 +189,18 @@ class FakeStripe:
                 "url": f"https://billing.stripe.com/p/session/test_{number}",
             }
         return 404, _error("invalid_request_error", f"Unrecognized request URL ({method}: {path}).")
+
+    def _delete(self, kind: str, object_id: str):
+        """DELETE /v1/subscriptions/<id> cancels at once (Stripe's ``Subscription.cancel``); DELETE
+        /v1/customers/<id> deletes the customer."""
+        now = int(time.time())
+        if kind == "subscription":
+            return 200, self.update(object_id, status="canceled", canceled_at=now, ended_at=now)
+        if kind == "customer":
+            with self._lock:
+                self.objects.pop(object_id, None)
+            return 200, {"id": object_id, "object": "customer", "deleted": True}
+        return 400, _error("invalid_request_error", f"The fake does not delete {kind} objects.")
 
     def _list(self, collection: str, kind: str, params: dict) -> dict:
         with self._lock:

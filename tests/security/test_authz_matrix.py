@@ -519,6 +519,8 @@ EXPECTED = {
     # accounts
     ("api-me", "get"): api(signed=200),
     ("api-me", "patch"): api(signed=200),
+    # Deleting an account: never with an API key (tests/accounts/test_deletion.py has the sessions' cases)
+    ("api-me", "delete"): api(signed=403),
     ("api-notification-preferences", "get"): api(signed=200),
     ("api-notification-preferences", "put"): api(signed=200),
     ("api-mutes", "get"): api(signed=200),
@@ -627,6 +629,9 @@ EXPECTED = {
     ("notifications", "post"): page(anonymous=302, signed=302),  # marks all read
     ("account_settings", "get"): page(anonymous=302, signed=200),
     ("account_settings", "post"): page(anonymous=302, signed=200),
+    # Only after allauth's re-authentication: a signed-in session is first sent to enter its password again
+    ("account_delete", "get"): page(anonymous=302, signed=302),
+    ("account_delete", "post"): page(anonymous=302, signed=302),
     ("account_api_keys", "get"): page(anonymous=302, signed=200),
     ("account_api_keys", "post"): page(anonymous=302, signed=200),
     ("account_api_key_revoke", "get"): page(anonymous=302, signed=405),
