@@ -180,3 +180,17 @@ def credentials_still_valid(credentials) -> dict:
             if any(constant_time_compare(data.get(HASH_SESSION_KEY) or "", h) for h in hashes):
                 valid[sessions[session_key]] = (str(user.pk), user.is_staff)
     return valid
+
+
+def reauthentication_refusal(message: str, *, then: str):
+    """403 ``reauthentication_required``, naming where to sign in again and come back to (``then``, a URL name):
+    what a sensitive action (a new API key, deleting the account) answers a credential that is too old."""
+    from django.urls import reverse
+
+    from agentwise.errors import Forbidden
+
+    return Forbidden(
+        message,
+        code="reauthentication_required",
+        extra={"reauthenticate_url": reverse("account_reauthenticate") + "?next=" + reverse(then)},
+    )

@@ -19,13 +19,11 @@ from importlib import import_module
 from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db import transaction
-from django.urls import reverse
 
 from agentwise.access import can, require
-from agentwise.errors import Forbidden
 
 from . import events
-from .credentials import API_KEY, SESSION, Credential
+from .credentials import API_KEY, SESSION, Credential, reauthentication_refusal
 from .models import User
 
 logger = logging.getLogger(__name__)
@@ -118,10 +116,8 @@ def account_delete(
         require(actor, "accounts.delete_own_account_via", credential,
                 message="An account can only be deleted from a signed-in browser session, not with an API key.")
         if not can(actor, "accounts.delete_own_account_now", credential):
-            raise Forbidden(
-                "Confirm it is you: sign in again to delete your account.",
-                code="reauthentication_required",
-                extra={"reauthenticate_url": reverse("account_reauthenticate") + "?next=" + reverse("account_delete")},
+            raise reauthentication_refusal(
+                "Confirm it is you: sign in again to delete your account.", then="account_delete"
             )
     reason = (reason or "").strip()[:REASON_MAX_CHARS]
     by_staff = actor.pk != user.pk

@@ -18,8 +18,9 @@ from datetime import datetime
 from typing import BinaryIO
 
 from allauth.account.models import EmailAddress
-from django.core.serializers.json import DjangoJSONEncoder
 from django.utils.text import get_valid_filename
+
+from agentwise.jsonable import LenientJSONEncoder
 
 from .models import ApiKey, Notification, NotificationPreference, User, UserMute
 
@@ -27,17 +28,7 @@ CHUNK_ROWS = 2000  # rows fetched per round trip (a server-side cursor on Postgr
 COPY_BUFFER = 1024 * 1024
 
 
-class _Encoder(DjangoJSONEncoder):
-    """Dates, UUIDs and decimals as DjangoJSONEncoder writes them; anything else as text."""
-
-    def default(self, o):
-        try:
-            return super().default(o)
-        except TypeError:
-            return str(o)
-
-
-_encode = _Encoder(ensure_ascii=False).encode
+_encode = LenientJSONEncoder(ensure_ascii=False).encode
 
 
 class JsonObjectWriter:

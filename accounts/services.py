@@ -26,7 +26,7 @@ from moderation.audit import audit_record
 from moderation.gate import flag_after_save, screen_text
 
 from . import events
-from .credentials import CONSOLE, Credential
+from .credentials import CONSOLE, Credential, reauthentication_refusal
 from .models import ApiKey, Notification, NotificationPreference, Profile, User, UserMute
 from .notification_kinds import CHOOSABLE, KINDS
 from .selectors import notification_deliveries
@@ -152,11 +152,7 @@ def api_key_create(
     require(user, "accounts.add_apikey", credential,
             message="API keys can only be created from a signed-in session, not with another key.")
     if not can(user, "accounts.add_apikey_now", credential):
-        raise Forbidden(
-            "Confirm it is you: sign in again to create an API key.",
-            code="reauthentication_required",
-            extra={"reauthenticate_url": reverse("account_reauthenticate") + "?next=" + reverse("account_api_keys")},
-        )
+        raise reauthentication_refusal("Confirm it is you: sign in again to create an API key.", then="account_api_keys")
     if expires_at is not None and expires_at <= timezone.now():
         raise ValidationError({"expires_at": "The expiry must be in the future."})
     if credential.kind != CONSOLE:  # the operator at the server console is not throttled

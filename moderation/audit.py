@@ -6,8 +6,7 @@ import json
 import re
 from contextvars import ContextVar
 
-from django.core.serializers.json import DjangoJSONEncoder
-
+from agentwise.jsonable import LenientJSONEncoder
 from agentwise.net import client_ip
 
 from .models import AuditLog
@@ -69,7 +68,7 @@ def audit_row(action: str, *, actor=None, resource=None, resource_type: str = ""
 def json_safe(value):
     """``value`` as plain JSON types (dates, UUIDs, decimals as text; anything else by ``str``), with the
     values under secret-looking keys replaced by ``[redacted]``."""
-    return _redact(json.loads(json.dumps(value, cls=_Encoder)))
+    return _redact(json.loads(json.dumps(value, cls=LenientJSONEncoder)))
 
 
 def _redact(value):
@@ -78,14 +77,6 @@ def _redact(value):
     if isinstance(value, list):
         return [_redact(item) for item in value]
     return value
-
-
-class _Encoder(DjangoJSONEncoder):
-    def default(self, o):
-        try:
-            return super().default(o)
-        except TypeError:
-            return str(o)
 
 
 def _actor_id(actor):
