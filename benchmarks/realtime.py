@@ -91,8 +91,8 @@ async def _websocket_client(url, origin, raw_key, channel_id, recorder: Recorder
                 open_timeout=60, max_size=2**22, max_queue=None,
             )
             break
-        except websockets.InvalidMessage:
-            # daphne drops a handshake its application has not accepted within 5 s: on a saturated host
+        except (websockets.InvalidMessage, websockets.InvalidStatus):
+            # daphne drops (or refuses, 403) a handshake its application has not accepted within 5 s: on a saturated host
             # the join storm gets there. A browser reconnects; so do we, and the run says how often.
             recorder.connect_retries += 1
             if attempt == CONNECT_ATTEMPTS - 1:
