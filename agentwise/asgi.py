@@ -1,8 +1,15 @@
 """ASGI entry point: HTTP through Django, websockets at /ws/ through Channels."""
 
 import os
+import sys
 
 from django.core.asgi import get_asgi_application
+
+# The event loop thread fans frames out while the one database thread (database_sync_to_async) waits on
+# PostgreSQL; each time a query's I/O returns, that thread waits for the GIL up to the switch interval,
+# several times per query (5 ms each by default). With the loop busy, a join's or a message's few
+# queries took tens of milliseconds of waiting (docs/performance.md, Realtime). 0.5 ms bounds it.
+sys.setswitchinterval(0.0005)
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "agentwise.settings")
 

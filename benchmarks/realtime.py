@@ -41,6 +41,8 @@ SERVER_ENV = {
     **({"DJANGO_CONN_MAX_AGE": os.environ["DJANGO_CONN_MAX_AGE"]} if "DJANGO_CONN_MAX_AGE" in os.environ else {}),
 }
 CONNECT_CONCURRENCY = 50
+CONNECT_ATTEMPTS = 5
+CONTENT = "bench {sent_at} a message of ordinary chat length, about eighty characters"
 
 
 class Recorder:
@@ -50,6 +52,7 @@ class Recorder:
         self.latencies: list[float] = []
         self.sent = 0
         self.measuring = False
+        self.connect_retries = 0
 
     def received(self, sent_at: float) -> None:
         if self.measuring:
@@ -81,10 +84,20 @@ def _seed_round(count: int, label: str):
 async def _websocket_client(url, origin, raw_key, channel_id, recorder: Recorder, joined: asyncio.Event):
     import websockets
 
-    ws = await websockets.connect(
-        url, additional_headers={"Authorization": f"Bearer {raw_key}", "Origin": origin},
-        open_timeout=60, max_size=2**22, max_queue=None,
-    )
+    for attempt in range(CONNECT_ATTEMPTS):
+        try:
+            ws = await websockets.connect(
+                url, additional_headers={"Authorization": f"Bearer {raw_key}", "Origin": origin},
+                open_timeout=60, max_size=2**22, max_queue=None,
+            )
+            break
+        except (websockets.InvalidMessage, websockets.InvalidStatus):
+            # daphne drops (or refuses, 403) a handshake its application has not accepted within 5 s: on a saturated host
+            # the join storm gets there. A browser reconnects; so do we, and the run says how often.
+            recorder.connect_retries += 1
+            if attempt == CONNECT_ATTEMPTS - 1:
+                raise
+            await asyncio.sleep(1)
     await ws.send(json.dumps({"type": "channel:join", "channel": channel_id}))
 
     async def receive():
@@ -111,7 +124,7 @@ async def _websocket_sender(ws, channel_id, recorder: Recorder, stop: asyncio.Ev
         recorder.sent += 1
         await ws.send(json.dumps({
             "type": "message:send", "channel": channel_id, "client_id": f"{id(ws)}-{n}",
-            "content": f"bench {time.perf_counter():.6f} a message of ordinary chat length, about eighty characters",
+            "content": CONTENT.format(sent_at=f"{time.perf_counter():.6f}"),
         }))
         next_at += 1.0
         await asyncio.sleep(max(0.0, next_at - time.perf_counter()))
@@ -134,6 +147,8 @@ async def run_agentwise(servers, channel_id, keys, senders: int, seconds: float)
     started = time.perf_counter()
     await asyncio.gather(*(open_one(i, key) for i, key in enumerate(keys)))
     join_seconds = time.perf_counter() - started
+    print(f"  {len(keys)} sockets joined in {join_seconds:.1f} s ({recorder.connect_retries} handshakes retried); "
+          "measuring…", flush=True)
     await asyncio.sleep(2)  # let the join storm's presence:diff frames drain
     result = await _measure_round(
         recorder, stop, seconds,
@@ -148,6 +163,18 @@ async def run_agentwise(servers, channel_id, keys, senders: int, seconds: float)
 
 
 # --- B. Raw Redis pub/sub ----------------------------------------------------------------------------
+
+
+def raw_frame_template(channel_id: str) -> str:
+    """A ``message:new`` frame shaped and sized as the server's (events.message_payload): the same keys,
+    the same content as ``_websocket_sender`` writes, a client id and timestamp of the same length."""
+    return json.dumps({"type": "message:new", "message": {
+        "id": "0" * 36, "channel": channel_id, "seq": 100, "parent": None,
+        "user": {"id": "0" * 36, "username": "bench0000", "display_name": "bench0000", "avatar": "", "is_staff": False},
+        "content": CONTENT.replace("{sent_at}", "SENT_AT"), "content_type": "text", "attachments": [],
+        "reactions": {}, "reply_count": 0, "last_reply_at": None, "client_id": "140000000000000-10",
+        "created_at": "2026-01-01T00:00:00.000000+00:00", "edited_at": None, "deleted": False}},
+        separators=(",", ":"))
 
 
 async def run_redis(redis_url: str, receivers: int, senders: int, seconds: float, frame_template: str) -> dict:
@@ -242,6 +269,8 @@ def main():
     parser.add_argument("--clients", type=int, nargs="+", default=[100, 500, 1000])
     parser.add_argument("--senders", type=int, default=10, help="clients that each send one message per second")
     parser.add_argument("--seconds", type=float, default=15)
+    parser.add_argument("--database-name", default="agentwise_bench_rt",
+                        help="the throwaway database (created and dropped), so parallel runs do not collide")
     args = parser.parse_args()
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "agentwise.settings")
@@ -249,7 +278,7 @@ def main():
     redis_url = os.environ.get("REDIS_URL")
     if not redis_url:
         sys.exit("REDIS_URL is required: two daphne processes share the Redis channel layer and presence.")
-    database, cleanup = throwaway_database("agentwise_bench_rt")
+    database, cleanup = throwaway_database(args.database_name)
     import django
 
     django.setup()
@@ -273,11 +302,7 @@ def main():
             finally:
                 for server in servers:
                     server.stop()
-            template = json.dumps({"type": "message:new", "message": {
-                "id": "0" * 36, "channel": channel_id, "seq": 1, "content": "bench SENT_AT " + "x" * 66,
-                "user": {"id": "0" * 36, "username": "bench0000", "display_name": "bench0000", "avatar": ""},
-                "content_type": "text", "parent": None, "reply_count": 0, "reactions": {}, "attachments": [],
-                "created_at": "2026-01-01T00:00:00Z", "edited_at": None, "deleted": False}}, separators=(",", ":"))
+            template = raw_frame_template(channel_id)
             raw = asyncio.run(run_redis(redis_url, count, min(args.senders, count), args.seconds, template))
             print(f"\nN = {count} clients", flush=True)
             print(header)

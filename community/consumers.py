@@ -10,6 +10,7 @@ Protocol: docs/realtime.md.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import random
@@ -145,7 +146,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         """Whatever ends the socket — a close, a crash, a cancelled task — its tasks stop and its
         presence goes (a crash used to leave the heartbeat and the presence entry behind)."""
         try:
-            return await super().__call__(scope, receive, send)
+            return await self._serve(scope, receive, send)
         finally:
             try:
                 # Bounded: a cancelled socket must not hang its process's shutdown on a stuck Redis call.
@@ -154,6 +155,47 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
             except TimeoutError:
                 logger.warning("socket %s released only partly (timed out); presence heals by its TTL",
                                getattr(self, "connection_id", "?"))
+
+    async def _serve(self, scope, receive, send):
+        """``AsyncConsumer.__call__`` with a cheaper loop: one task reads the client's frames and one the
+        channel layer, each dispatching under one lock, so handlers still run one at a time.
+
+        Channels' ``await_many_dispatch`` starts a task and an ``asyncio.wait`` for every message it
+        takes; a chat frame fanned out to 250 sockets of a process paid that 250 times, ~3.5x the cost
+        of the plain queue read (benchmarks/realtime.py, docs/performance.md)."""
+        self.scope = scope
+        self.base_send = send
+        self.channel_layer = get_channel_layer(self.channel_layer_alias)
+        sources = [receive]
+        if self.channel_layer is not None:
+            self.channel_name = await self.channel_layer.new_channel()
+            sources.append(functools.partial(self.channel_layer.receive, self.channel_name))
+        lock = asyncio.Lock()
+        stopped = False
+
+        async def pump(source):
+            nonlocal stopped
+            while True:
+                message = await source()
+                async with lock:
+                    if stopped:
+                        return
+                    try:
+                        await self.dispatch(message)
+                    except StopConsumer:
+                        stopped = True
+                        return
+
+        tasks = [asyncio.ensure_future(pump(source)) for source in sources]
+        try:
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                task.result()  # a fault in a handler (dispatch() lets none through) or in a source
+        finally:
+            for task in tasks:
+                task.cancel()
+            # Awaited: the layer's receive unsubscribes the channel when cancelled.
+            await asyncio.gather(*tasks, return_exceptions=True)
 
     async def connect(self):
         user = self.scope.get("user")
@@ -171,7 +213,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
             await self.close(code=CLOSE_FLOODING)
             return
         self.registered = True
-        self.me = await database_sync_to_async(events.author_payload)(user)  # reads the profile
+        self.me: dict | None = None  # the public payload presence and typing show: read at each join
         self.joined: set[str] = set()
         self.watched: dict[str, str] = {}  # forum topic id -> its channel id
         self.typing_tasks: dict[str, asyncio.Task] = {}
@@ -344,7 +386,11 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
 
     async def on_join(self, frame):
         channel_id = _require_str(frame, "channel")
-        channel, capabilities = await self._as_actor(lambda actor: _channel_with_capabilities(actor, channel_id))
+        # The user's public payload comes in the same hop (its profile is loaded with the credential's
+        # user), not in one more at connect: a join storm queues on the one database thread.
+        channel, capabilities, self.me = await self._as_actor(
+            lambda actor: (*_channel_with_capabilities(actor, channel_id), events.author_payload(actor))
+        )
         channel_id = str(channel.pk)
         if channel_id not in self.joined:
             await self.channel_layer.group_add(events.channel_group(channel_id), self.channel_name)

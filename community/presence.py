@@ -18,6 +18,11 @@ from django.conf import settings
 
 logger = logging.getLogger(__name__)
 
+# Redis connections one process's presence store opens at most; more callers wait for one.
+PRESENCE_REDIS_CONNECTIONS = 32
+# Presence-diff deliveries per second one process aims to stay under per channel (see PresenceAnnouncer).
+PRESENCE_DIFF_DELIVERIES = 500
+
 
 def _key(channel_id) -> str:
     return f"aw:presence:{channel_id}"
@@ -88,7 +93,10 @@ class RedisPresence:
         loop = asyncio.get_running_loop()
         entry = self._clients.get(loop)
         if entry is None:
-            client = redis.from_url(self.url)
+            # Blocking, bounded pool: a burst (250 sockets closing at once, a join storm) waits for a
+            # connection instead of failing with MaxConnectionsError past redis-py's default 100.
+            pool = redis.BlockingConnectionPool.from_url(self.url, max_connections=PRESENCE_REDIS_CONNECTIONS, timeout=10)
+            client = redis.Redis(connection_pool=pool)
             entry = (client, client.register_script(_JOIN), client.register_script(_LEAVE), client.register_script(_OPEN_SOCKET))
             self._clients[loop] = entry
         return entry[:3]
@@ -246,6 +254,13 @@ class PresenceAnnouncer:
     def __init__(self, publish):
         self.publish = publish  # async (channel_id, payload) -> None
         self.pending: dict[str, tuple[dict, dict]] = {}
+        self.present: dict[str, int] = {}  # channel id -> users present at its last flush
+
+    def window(self, channel_id: str) -> float:
+        """The batch window, longer for a bigger channel: each diff goes to every member, so a join storm
+        into 500 members at 0.25 s windows was 2,000 deliveries a second per process — as much as the
+        chat itself — and starved the joins. Longer windows keep it under ``PRESENCE_DIFF_DELIVERIES``."""
+        return max(settings.PRESENCE_DIFF_BATCH_SECONDS, self.present.get(channel_id, 0) / PRESENCE_DIFF_DELIVERIES)
 
     def joined(self, channel_id: str, user: dict) -> None:
         joined, left = self._pending(channel_id)
@@ -261,7 +276,7 @@ class PresenceAnnouncer:
         if channel_id not in self.pending:
             self.pending[channel_id] = ({}, {})
             asyncio.get_running_loop().call_later(
-                settings.PRESENCE_DIFF_BATCH_SECONDS, lambda: asyncio.ensure_future(self.flush(channel_id))
+                self.window(channel_id), lambda: asyncio.ensure_future(self.flush(channel_id))
             )
         return self.pending[channel_id]
 
@@ -271,6 +286,10 @@ class PresenceAnnouncer:
             return
         try:
             live = set(await presence_store().users(channel_id))
+            if live:
+                self.present[channel_id] = len(live)
+            else:
+                self.present.pop(channel_id, None)
             joined = [user for user_id, user in joined.items() if user_id in live]
             left = [user for user_id, user in left.items() if user_id not in live]
             if joined or left:
