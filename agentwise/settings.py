@@ -457,7 +457,7 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_THROTTLE_CLASSES": [
         "rest_framework.throttling.AnonRateThrottle",
-        "rest_framework.throttling.UserRateThrottle",
+        "agentwise.api.throttling.UserRateThrottle",  # DRF's rule, one Redis round trip
         "billing.throttling.PlanApiCallsThrottle",
     ],
     "DEFAULT_THROTTLE_RATES": {

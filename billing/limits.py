@@ -45,13 +45,30 @@ def plan_limits_for_tier(tier: str) -> dict[str, int | None]:
 
 def plan_limits_for(user, *, memo: dict | None = None) -> dict[str, int | None]:
     """The user's limits. ``memo`` (a dict kept for one response) answers repeats by tier without a cache
-    round trip: a list of 100 projects asks once per owner tier, not once per row."""
+    round trip: a list of 100 projects asks once per owner tier, not once per row. Without one, the memo
+    of ``remember_for_request`` serves, if this user object has one."""
     tier = effective_tier(user.profile)
     if memo is None:
-        return plan_limits_for_tier(tier)
+        memo = getattr(user, _REQUEST_MEMO, None)
+        if memo is None:
+            return plan_limits_for_tier(tier)
     if tier not in memo:
         memo[tier] = plan_limits_for_tier(tier)
     return memo[tier]
+
+
+_REQUEST_MEMO = "_plan_limits_request_memo"
+
+
+def remember_for_request(user) -> None:
+    """Lets this user object answer its plan limits from a memo (by tier) until it is dropped.
+
+    Only for a user object loaded for one request, e.g. by API-key authentication: a report-a-run POST
+    asks for the limits in the throttle (daily API calls) and again in the service (executions per
+    month), one cache round trip each otherwise. Never on an object that outlives the request (a
+    fixture, a socket's scope): a limit edited meanwhile would not be seen.
+    """
+    setattr(user, _REQUEST_MEMO, {})
 
 
 def plan_limits_changed(tier: str) -> None:

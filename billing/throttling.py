@@ -16,6 +16,9 @@ class PlanApiCallsThrottle(BaseThrottle):
     def allow_request(self, request, view):
         if not isinstance(request.successful_authenticator, ApiKeyAuthentication):
             return True
+        # The user object was loaded by the key's authentication for this request alone, so it may keep
+        # the plan limits read here for the rest of the request (the service asks again).
+        limits.remember_for_request(request.user)
         counters = metering.usage_increment(user_id=request.user.pk, counts={"api_calls": 1})
         now = datetime.now(UTC)
         midnight = (now + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)

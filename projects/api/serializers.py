@@ -13,6 +13,7 @@ from agentwise.api.fields import (
     StrictFloatField,
     StrictIntegerField,
 )
+from agentwise.api.serializers import FieldsBuiltOnce
 from billing import limits
 
 from ..models import (
@@ -161,7 +162,9 @@ class TransferSerializer(serializers.Serializer):
         return user
 
 
-class ExecutionSerializer(serializers.ModelSerializer):
+# Fields built once per class (FieldsBuiltOnce): every reported run answers with this, and none of its
+# fields reads the context. (A docstring here would become the schema's description.)
+class ExecutionSerializer(FieldsBuiltOnce, serializers.ModelSerializer):
     tokens_used = serializers.IntegerField(read_only=True)
     cost = serializers.SerializerMethodField(help_text="USD, from the model price table.")
     user = UserSummarySerializer(read_only=True)
@@ -198,7 +201,8 @@ def _token_field():
     return StrictIntegerField(min_value=0, max_value=MAX_TOKENS, required=False)
 
 
-class ExecutionResultFields(serializers.Serializer):
+# Fields built once per class (FieldsBuiltOnce): none of them reads the context.
+class ExecutionResultFields(FieldsBuiltOnce, serializers.Serializer):
     """What a finished run reports, whether sent at creation or when finishing."""
 
     model = StrictCharField(max_length=100, allow_blank=True, required=False)

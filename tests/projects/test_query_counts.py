@@ -80,3 +80,47 @@ def test_projects_list_reads_plan_limits_once_per_response_not_per_row(rich_user
     assert response.status_code == 200 and len(response.json()["results"]) == 30
     # One for the plan's daily API-call allowance (the throttle), one for the whole list.
     assert reads == ["enterprise", "enterprise"]
+
+
+def _report_through_the_domain(raw_key, project_id):
+    """What the benchmark's bare view does (benchmarks/api.py): the same functions, no API layer."""
+    from accounts.services import api_key_authenticate
+    from projects import selectors
+
+    user = api_key_authenticate(raw_key).user
+    project = selectors.project_get_visible(user=user, project_id=project_id)
+    return services.execution_record(actor=user, project=project, data=finished_run())
+
+
+def test_reporting_a_run_costs_one_statement_over_the_domain_function(rich_user, api_key_for, monkeypatch):
+    """The API adds exactly one SQL statement to what the domain function runs (the ``api_calls``
+    metering upsert of PlanApiCallsThrottle) and no plan-limits cache read: the limits the throttle
+    read serve the service too (docs/performance.md, issue 13)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from billing import limits
+
+    project = services.project_create(actor=rich_user, data={"name": "P"})
+    raw_key = api_key_for(rich_user)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw_key}")
+    url = f"/api/projects/{project.pk}/executions/"
+    assert client.post(url, finished_run(), format="json").status_code == 201  # the key's last_used_at is set now
+    reads = []
+    real = limits.plan_limits_for_tier
+    monkeypatch.setattr(limits, "plan_limits_for_tier", lambda tier: reads.append(tier) or real(tier))
+
+    with CaptureQueriesContext(connection) as api:
+        response = client.post(url, finished_run(), format="json")
+    api_reads, reads[:] = list(reads), []
+    with CaptureQueriesContext(connection) as domain:
+        _report_through_the_domain(raw_key, project.pk)
+
+    assert response.status_code == 201
+    assert len(api) == len(domain) + 1
+    assert sum("INSERT INTO usage_metrics" in q["sql"] and "'api_calls'" in q["sql"] for q in api) == 1
+    assert len(api) <= 15
+    # The owner's limits (is the project still writable) and the reporter's (daily API calls, monthly
+    # executions): one read each, here the same user.
+    assert api_reads == reads == ["enterprise", "enterprise"]
