@@ -269,7 +269,8 @@ def main():
                 return client.get("/api/projects/", {"page_size": 50})
 
             with CaptureQueriesContext(connection) as captured:
-                assert api_list().status_code == 200
+                first = api_list()
+                assert first.status_code == 200, (first.status_code, first.content[:300])
             CAPTURED["list"] = [q["sql"] for q in captured.captured_queries]
 
             def bare_list():

@@ -14,6 +14,7 @@ def throwaway_database(name: str) -> tuple[str, Callable[[], None]]:
     With DATABASE_URL=postgres://… it creates (and later drops) ``name`` on that server; otherwise it
     uses a temporary SQLite file.
     """
+    _forget_bot_blocks()
     url = os.environ.get("DATABASE_URL", "")
     if url.startswith(("postgres://", "postgresql://")):
         import psycopg
@@ -37,6 +38,22 @@ def throwaway_database(name: str) -> tuple[str, Callable[[], None]]:
     folder = tempfile.mkdtemp(prefix="agentwise-bench-")
     os.environ["DATABASE_URL"] = f"sqlite:///{folder}/bench.sqlite3"
     return f"SQLite ({folder}/bench.sqlite3)", lambda: None
+
+
+def _forget_bot_blocks() -> None:
+    """Bot detection's state in Redis (``bots:*`` under the cache's key prefix: windows, blocks, the allow
+    list's cache) outlives the throwaway database it was about: a previous benchmark's 500 handshakes from
+    127.0.0.1 would block this one's first request (429). Only those keys; the rest of that Redis
+    database is left alone."""
+    url = os.environ.get("REDIS_URL", "")
+    if not url:
+        return
+    import redis
+
+    client = redis.Redis.from_url(url)
+    stale = list(client.scan_iter("*bots:*", count=1000))
+    if stale:
+        client.delete(*stale)
 
 
 # The environment a benchmark's own server processes run with: production settings on 127.0.0.1, and chat
