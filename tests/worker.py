@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 import subprocess
+import time
 import uuid
 from collections.abc import Iterator
 from datetime import timedelta
@@ -88,3 +89,12 @@ def celery_worker(log_path: Path, **environ: str) -> Iterator[str]:
     """Starts a worker (``environ`` added to its environment) on a fresh queue; yields the queue name."""
     with publishing_to(new_queue()) as queue, worker_process(log_path, queue, **environ):
         yield queue
+
+
+def wait_for(predicate, timeout: float, interval: float = 0.1) -> bool:
+    """Polls ``predicate`` until it holds or ``timeout`` seconds pass; its last answer (what a worker, a
+    process or a mailbox got to in time)."""
+    deadline = time.monotonic() + timeout
+    while not predicate() and time.monotonic() < deadline:
+        time.sleep(interval)
+    return bool(predicate())

@@ -4,7 +4,6 @@ Needs Redis (the broker) and a database the worker process can share (skipped wi
 tests/agentwise/test_celery_worker.py)."""
 
 import io
-import time
 import zipfile
 
 import pytest
@@ -16,19 +15,13 @@ from accounts.credentials import SESSION, Credential
 from accounts.models import DataExport, DataExportStatus
 from tests.factories import UserFactory
 from tests.smtp import SmtpServer
-from tests.worker import celery_worker
+from tests.worker import celery_worker, wait_for
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
     pytest.mark.skipif(not settings.REDIS_URL, reason="needs REDIS_URL: a real broker (CI sets it)"),
 ]
 
-
-def _wait_for(predicate, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while not predicate() and time.monotonic() < deadline:
-        time.sleep(0.2)
-    return predicate()
 
 
 def test_a_worker_builds_the_export_and_emails_the_link(tmp_path, reference_data):
@@ -39,7 +32,7 @@ def test_a_worker_builds_the_export_and_emails_the_link(tmp_path, reference_data
     ):
         user = UserFactory(email="exporter@example.com")
         export = services.data_export_request(user=user, credential=Credential(kind=SESSION, id="s"))
-        assert _wait_for(lambda: DataExport.objects.get(pk=export.pk).status == DataExportStatus.READY, 60), \
+        assert wait_for(lambda: DataExport.objects.get(pk=export.pk).status == DataExportStatus.READY, 60), \
             log_path.read_text()[-3000:]
         messages = smtp.handler.wait(1, timeout=60)
         assert messages, log_path.read_text()[-3000:]

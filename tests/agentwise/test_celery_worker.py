@@ -4,7 +4,6 @@ Needs Redis (the broker) and a database the worker process can share; CI runs it
 Redis. Without REDIS_URL (the embedded setup runs tasks eagerly, there is no broker) it is skipped.
 """
 
-import time
 from datetime import timedelta
 
 import pytest
@@ -17,19 +16,13 @@ from agentwise.models import OutboundEmail, OutboundEmailStatus
 from agentwise.tasks import send_email_task
 from tests.factories import UserFactory
 from tests.smtp import SmtpServer
-from tests.worker import celery_worker
+from tests.worker import celery_worker, wait_for
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
     pytest.mark.skipif(not settings.REDIS_URL, reason="needs REDIS_URL: a real broker (CI sets it)"),
 ]
 
-
-def _wait_for(predicate, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while not predicate() and time.monotonic() < deadline:
-        time.sleep(0.1)
-    return predicate()
 
 
 def test_refused_email_is_retried_by_the_worker_and_delivered_once(tmp_path):
@@ -46,13 +39,13 @@ def test_refused_email_is_retried_by_the_worker_and_delivered_once(tmp_path):
         assert messages[0]["Subject"] == "80% of your budget is used"
         assert messages[0]["To"] == "budget-owner@example.com"
         outbound = OutboundEmail.objects.get(kind="accounts/email/notification")
-        assert _wait_for(lambda: OutboundEmail.objects.get(pk=outbound.pk).status == OutboundEmailStatus.SENT, 10)
+        assert wait_for(lambda: OutboundEmail.objects.get(pk=outbound.pk).status == OutboundEmailStatus.SENT, 10)
         assert OutboundEmail.objects.get(pk=outbound.pk).attempts == 2
         assert Notification.objects.get(pk=notification.pk).emailed_at is not None
         # The worker keeps this process's time (tests/clock.py), even when the run sets AGENTWISE_TEST_CLOCK.
         assert abs(OutboundEmail.objects.get(pk=outbound.pk).sent_at - timezone.now()) < timedelta(minutes=1)
         # Running the task again (a duplicate delivery) sends nothing more: the send is claimed once.
         send_email_task.delay(outbound.pk)
-        assert _wait_for(lambda: "'not_claimed'" in log_path.read_text(), 20), log_path.read_text()[-3000:]
+        assert wait_for(lambda: "'not_claimed'" in log_path.read_text(), 20), log_path.read_text()[-3000:]
         assert len(smtp.handler.messages) == 1
         assert "retrying" in log_path.read_text().lower()

@@ -29,7 +29,7 @@ from projects.models import Project
 from projects.services import collaborator_invite
 from tests.factories import TEST_PASSWORD, StaffFactory, UserFactory
 from tests.smtp import SmtpServer, free_port
-from tests.worker import celery_worker
+from tests.worker import celery_worker, wait_for
 
 LOCMEM = "django.core.mail.backends.locmem.EmailBackend"
 SIGNUP = {"email": "new@example.com", "username": "newbie", "password1": TEST_PASSWORD, "password2": TEST_PASSWORD}
@@ -350,12 +350,6 @@ def test_staff_who_may_only_view_emails_are_not_offered_retry(client):
 # --- The proof: a real worker, SMTP down at sign-up and up a few seconds later ----------
 
 
-def _wait_for(predicate, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while not predicate() and time.monotonic() < deadline:
-        time.sleep(0.1)
-    return predicate()
-
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.skipif(not django_settings.REDIS_URL, reason="needs REDIS_URL: a real broker (CI sets it)")
@@ -384,16 +378,16 @@ def test_signup_while_smtp_is_down_gets_exactly_one_welcome_email_once_smtp_is_u
             outbound.refresh_from_db()
             return outbound.attempts >= 1 and outbound.status == OutboundEmailStatus.QUEUED
 
-        assert _wait_for(refused_once, timeout=60), worker_log()  # the worker tried, SMTP refused
+        assert wait_for(refused_once, timeout=60), worker_log()  # the worker tried, SMTP refused
         assert outbound.last_error.startswith("ConnectionRefusedError")
         time.sleep(2)  # SMTP comes back a few seconds later
 
         with SmtpServer(port=port) as smtp:
             messages = smtp.handler.wait(1, timeout=60)
             assert messages, worker_log()
-            assert _wait_for(lambda: OutboundEmail.objects.get(pk=outbound.pk).status == OutboundEmailStatus.SENT, 10)
+            assert wait_for(lambda: OutboundEmail.objects.get(pk=outbound.pk).status == OutboundEmailStatus.SENT, 10)
             send_email_task.delay(outbound.pk)  # a duplicate task, as after a redelivery: sends nothing
-            assert _wait_for(lambda: "'not_claimed'" in log_path.read_text(), 20), worker_log()
+            assert wait_for(lambda: "'not_claimed'" in log_path.read_text(), 20), worker_log()
             time.sleep(2)
 
             [welcome] = smtp.handler.messages

@@ -16,7 +16,7 @@ from content.models import Campaign, CampaignStatus, Delivery, DeliveryStatus, S
 from content.newsletter import sending
 from tests.factories import CampaignFactory, SubscriberFactory
 from tests.smtp import RecordingHandler, SmtpServer
-from tests.worker import new_queue, publishing_to, worker_process
+from tests.worker import new_queue, publishing_to, wait_for, worker_process
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -42,12 +42,6 @@ class StallingHandler(RecordingHandler):
             return "451 4.3.0 Try again later"
         return await super().handle_DATA(server, session, envelope)
 
-
-def _wait_for(predicate, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while not predicate() and time.monotonic() < deadline:
-        time.sleep(0.1)
-    return predicate()
 
 
 def test_a_worker_killed_mid_campaign_leaves_nobody_mailed_twice_or_skipped(tmp_path, staff_user):
@@ -77,7 +71,7 @@ def test_a_worker_killed_mid_campaign_leaves_nobody_mailed_twice_or_skipped(tmp_
         # The next worker runs the beat too, as production does: tasks the dead worker held are
         # gone until the broker's visibility timeout (an hour), so the beat restarts the campaign.
         with worker_process(log_path, queue, beat=True, NEWSLETTER_TICK_SECONDS="2", NEWSLETTER_STALL_SECONDS="3", **worker_env):
-            finished = _wait_for(lambda: Campaign.objects.get(pk=campaign.pk).status == CampaignStatus.SENT, 90)
+            finished = wait_for(lambda: Campaign.objects.get(pk=campaign.pk).status == CampaignStatus.SENT, 90)
             assert finished, log_path.read_text()[-4000:]
             time.sleep(1)  # anything sent twice would have arrived by now
 

@@ -182,8 +182,3 @@ def http(method: str, url: str, *, key: str | None = None, body: dict | None = N
         return error.code, error.headers, parsed
 
 
-def wait_for(predicate, timeout: float, interval: float = 0.1) -> bool:
-    deadline = time.monotonic() + timeout
-    while not predicate() and time.monotonic() < deadline:
-        time.sleep(interval)
-    return bool(predicate())

@@ -18,9 +18,10 @@ from django.utils import timezone
 from community.models import Channel, Message
 from content.models import Campaign, CampaignStatus
 from tests.factories import CampaignFactory, SubscriberFactory, UserFactory, make_api_key
-from tests.faults.processes import Cluster, RedisServer, http, wait_for
+from tests.faults.processes import Cluster, RedisServer, http
 from tests.live import ws_connect
 from tests.smtp import SmtpServer
+from tests.worker import wait_for
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),

@@ -12,8 +12,9 @@ from django.db import connection
 from community.models import Channel, Message
 from tests.factories import UserFactory, make_api_key
 from tests.faults.catchup import CatchUpClient
-from tests.faults.processes import RedisServer, http, wait_for
+from tests.faults.processes import RedisServer, http
 from tests.live import DaphneProcess
+from tests.worker import wait_for
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),

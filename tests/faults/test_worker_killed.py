@@ -29,9 +29,8 @@ from projects import services as project_services
 from projects.models import Project
 from projects.tasks import purge_deleted_projects_task
 from tests.factories import StaffFactory, UserFactory
-from tests.faults.processes import wait_for
 from tests.smtp import RecordingHandler, SmtpServer
-from tests.worker import new_queue, publishing_to, worker_process
+from tests.worker import new_queue, publishing_to, wait_for, worker_process
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
