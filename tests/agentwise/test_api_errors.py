@@ -50,7 +50,8 @@ def test_404_for_malformed_id(user_client):
 
 
 def test_405(user_client):
-    assert_error(user_client.delete(reverse("api-me")), 405, "method_not_allowed")
+    # /api/me/ answers DELETE now (account deletion); a list has no DELETE.
+    assert_error(user_client.delete(reverse("project-list")), 405, "method_not_allowed")
 
 
 def test_413_for_oversize_body(user_client, settings):
