@@ -383,7 +383,12 @@ def data_export_token(export) -> str:
     return signing.TimestampSigner(salt=DATA_EXPORT_SALT).sign(str(export.pk))
 
 
-def data_export_download_url(export) -> str:
+def data_export_download_url(export) -> str | None:
+    """The signed download link while the export is ready (not before, not once expired); else None."""
+    from .models import DataExportStatus
+
+    if export is None or export.state != DataExportStatus.READY:
+        return None
     return settings.SITE_URL + reverse("account_export_download", args=[data_export_token(export)])
 
 

@@ -239,7 +239,7 @@ def data_export(request):
             messages.success(request, "Your export is being prepared. We will email you a download link when it is ready.")
         return redirect("account_export")
     export = selectors.data_export_latest(user=request.user)
-    download_url = services.data_export_download_url(export) if export and export.state == "ready" else ""
+    download_url = services.data_export_download_url(export) or ""
     return render(request, "accounts/settings_export.html", {
         "section": "export",
         "export": export,

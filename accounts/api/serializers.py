@@ -156,8 +156,6 @@ class DataExportSerializer(serializers.ModelSerializer):
     def get_download_url(self, export) -> str | None:
         from ..services import data_export_download_url
 
-        if export.state != DataExportStatus.READY:
-            return None
         return data_export_download_url(export)
 
     def get_next_request_at(self, export) -> datetime | None:
